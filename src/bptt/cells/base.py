@@ -1,0 +1,94 @@
+"""The cell contract: what every cell provides, and the parts all cells share.
+
+A cell is the math of ONE time step, forward and backward. The time loop
+(``bptt.recurrent``) runs any cell over time without knowing which one it runs.
+
+Shapes: T time steps, N batch, D input features, H hidden units, G gates.
+
+    project_inputs(w, xs)          xs (T, N, D) -> ax (T, N, G*H)    one GEMM for all steps
+    step_forward(w, ax_t, state_prev, state_out, acts_out)           one step, into buffers
+    step_backward(w, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t) -> d_state_prev
+    weight_grads(w, xs, h_prevs, d_ax, d_ah) -> (d_xs, grads)         one GEMM per weight
+
+``state`` is a tuple of (N, H) arrays: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
+``acts`` is a tuple of (N, width) arrays the cell saves for its backward pass; their widths
+are ``act_widths(H)``.
+
+``d_ax_t`` is the gradient of the loss with respect to the input-side pre-activations of
+step t, ``d_ah_t`` with respect to the hidden-side ones (``h_prev @ W_hh.T + b_hh``). They are
+the same array for RNN and LSTM; GRU keeps two because its reset gate multiplies the hidden
+side of the candidate.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Weights(NamedTuple):
+    """The four tensors of one layer and direction, under PyTorch's names and shapes."""
+
+    W_ih: np.ndarray  # (G*H, D)
+    W_hh: np.ndarray  # (G*H, H)
+    b_ih: np.ndarray | None  # (G*H,)
+    b_hh: np.ndarray | None  # (G*H,)
+
+
+class Cell:
+    """Shared parts of the contract; subclasses define the step math."""
+
+    name: str = ""
+    num_gates: int = 1  # G
+    num_states: int = 1  # 1 for (h,), 2 for (h, c)
+    separate_hidden_grads: bool = False  # True when d_ah differs from d_ax (GRU)
+
+    def act_widths(self, H: int) -> tuple[int, ...]:
+        """Widths of the per-step arrays saved for the backward pass."""
+        return ()
+
+    def input_bias(self, w: Weights) -> np.ndarray | None:
+        """The bias added once to the input projection: both biases, for RNN and LSTM."""
+        if w.b_ih is None:
+            return None
+        return w.b_ih + w.b_hh
+
+    def project_inputs(self, w: Weights, xs: np.ndarray) -> np.ndarray:
+        """Input half of every gate for all steps as one matrix product: (T, N, G*H)."""
+        T, N, D = xs.shape
+        ax = xs.reshape(T * N, D) @ w.W_ih.T  # (T*N, G*H)
+        bias = self.input_bias(w)
+        if bias is not None:
+            ax += bias
+        return ax.reshape(T, N, -1)
+
+    def step_forward(self, w, ax_t, state_prev, state_out, acts_out) -> None:
+        raise NotImplementedError
+
+    def step_backward(self, w, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
+        raise NotImplementedError
+
+    def weight_grads(
+        self,
+        w: Weights,
+        xs: np.ndarray,
+        h_prevs: np.ndarray,
+        d_ax: np.ndarray,
+        d_ah: np.ndarray,
+    ) -> tuple[np.ndarray, Weights]:
+        """Every step's contribution summed as one GEMM per weight, and the input gradient.
+
+        xs (T, N, D), h_prevs (T, N, H), d_ax and d_ah (T, N, G*H) -> d_xs (T, N, D).
+        """
+        T, N, D = xs.shape
+        d_ax2 = d_ax.reshape(T * N, -1)  # (T*N, G*H)
+        d_ah2 = d_ah.reshape(T * N, -1)  # (T*N, G*H)
+        dW_ih = d_ax2.T @ xs.reshape(T * N, D)  # (G*H, D)
+        dW_hh = d_ah2.T @ h_prevs.reshape(T * N, -1)  # (G*H, H)
+        d_xs = (d_ax2 @ w.W_ih).reshape(T, N, D)
+        db_ih = db_hh = None
+        if w.b_ih is not None:
+            db_ih = d_ax2.sum(axis=0)
+            db_hh = d_ah2.sum(axis=0) if d_ah is not d_ax else db_ih.copy()
+        return d_xs, Weights(dW_ih, dW_hh, db_ih, db_hh)

@@ -1,0 +1,113 @@
+"""Level 3: backpropagation through time, written once for any cell, for one layer and direction.
+
+Forward runs the cell over t = 0 .. T-1 and keeps every state and the cell's saved activations.
+Backward is the explainer's BPTT: the loss of every step is summed, so the gradient reaching
+h_t is the error from the output at t plus the error sent back from step t+1; the cell turns
+it into gate gradients and the error for step t-1. The per-step weight gradients are then
+accumulated as one matrix product over all steps (``Cell.weight_grads``).
+
+Ragged batches: ``valid`` (T, N, 1) marks the real steps of each sequence. At a padded step
+the state is carried unchanged, so the final state is the state at the last real step, and the
+gradient passes straight through it; the output there is zero and its gradient is ignored.
+
+Shapes: T steps, N batch, D input, H hidden, G gates; states are tuples of (N, H) arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bptt.cells.base import Cell, Weights
+
+
+@dataclass
+class ScanCache:
+    """What the backward pass of one layer and direction needs."""
+
+    xs: np.ndarray  # (T, N, D) the inputs
+    states: tuple[np.ndarray, ...]  # each (T+1, N, H); states[k][0] is the initial state
+    acts: tuple[np.ndarray, ...]  # each (T, N, width) saved by the cell
+    valid: np.ndarray | None  # (T, N, 1) bool, None when every sequence has all T steps
+    first_padded: int  # first step at which some sequence has ended (T when none)
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """h_t for t = 1..T, zero at padded steps: (T, N, H)."""
+        hs = self.states[0][1:]
+        return hs if self.valid is None else np.where(self.valid, hs, 0.0).astype(hs.dtype)
+
+    @property
+    def final_state(self) -> tuple[np.ndarray, ...]:
+        return tuple(s[-1] for s in self.states)
+
+
+def scan_forward(
+    cell: Cell,
+    w: Weights,
+    xs: np.ndarray,
+    state0: tuple[np.ndarray, ...],
+    valid: np.ndarray | None = None,
+) -> ScanCache:
+    """Run ``cell`` over xs (T, N, D) from state0 (tuple of (N, H)); see the module docstring."""
+    T, N, _ = xs.shape
+    H = w.W_hh.shape[1]
+    ax = cell.project_inputs(w, xs)  # (T, N, G*H)
+    states = tuple(np.empty((T + 1, N, H), dtype=xs.dtype) for _ in range(cell.num_states))
+    for s, s0 in zip(states, state0):
+        s[0] = s0
+    acts = tuple(np.empty((T, N, width), dtype=xs.dtype) for width in cell.act_widths(H))
+    first_padded = T
+    if valid is not None:
+        full_steps = valid.all(axis=(1, 2))  # (T,) True until the first sequence ends
+        if full_steps.all():
+            valid = None
+        else:
+            first_padded = int(np.argmin(full_steps))
+    for t in range(T):
+        prev = tuple(s[t] for s in states)
+        new = tuple(s[t + 1] for s in states)
+        cell.step_forward(w, ax[t], prev, new, tuple(a[t] for a in acts))
+        if t >= first_padded:
+            for s_new, s_prev in zip(new, prev):
+                np.copyto(s_new, s_prev, where=~valid[t])
+    return ScanCache(xs, states, acts, valid, first_padded)
+
+
+def scan_backward(
+    cell: Cell,
+    w: Weights,
+    cache: ScanCache,
+    d_outputs: np.ndarray | None,
+    d_final: tuple[np.ndarray | None, ...],
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], Weights]:
+    """Gradients given dL/d outputs (T, N, H) and dL/d final state (tuple of (N, H) or None).
+
+    Returns d_xs (T, N, D), the gradient of the initial state (tuple of (N, H)) and the
+    weight gradients.
+    """
+    xs, states, acts, valid = cache.xs, cache.states, cache.acts, cache.valid
+    T, N, _ = xs.shape
+    H = w.W_hh.shape[1]
+    d_ax = np.empty((T, N, cell.num_gates * H), dtype=xs.dtype)  # (T, N, G*H)
+    d_ah = np.empty_like(d_ax) if cell.separate_hidden_grads else d_ax
+    d_state = tuple(
+        np.zeros((N, H), dtype=xs.dtype) if d is None else d for d in d_final
+    )  # error arriving from step t+1 (here: from the final state)
+    for t in reversed(range(T)):
+        prev = tuple(s[t] for s in states)
+        now = tuple(s[t + 1] for s in states)
+        acts_t = tuple(a[t] for a in acts)
+        dh = d_state[0] if d_outputs is None else d_state[0] + d_outputs[t]
+        if t < cache.first_padded:
+            d_in = (dh,) + d_state[1:]
+            d_state = cell.step_backward(w, d_in, prev, now, acts_t, d_ax[t], d_ah[t])
+        else:
+            keep = valid[t]  # (N, 1): the step is real for these rows
+            d_in = (dh * keep,) + tuple(d * keep for d in d_state[1:])
+            d_prev = cell.step_backward(w, d_in, prev, now, acts_t, d_ax[t], d_ah[t])
+            # a padded step copied the state, so its gradient passes through unchanged
+            d_state = tuple(dp + d * ~keep for dp, d in zip(d_prev, d_state))
+    d_xs, grads = cell.weight_grads(w, xs, states[0][:T], d_ax, d_ah)
+    return d_xs, d_state, grads
