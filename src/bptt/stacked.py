@@ -1,4 +1,4 @@
-"""Level 3: PyTorch-compatible recurrent layers — stacked layers and two directions over the time loop.
+"""Level 3: PyTorch-compatible recurrent layers: stacked layers and two directions over time.
 
     RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
         batch_first=False, dropout=0.0, bidirectional=False, *, dtype=float32, rng=None)
@@ -109,7 +109,7 @@ class Recurrent:
         return {name: value.copy() for name, value in self.params.items()}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Copy values in place (references to ``params`` stay valid); every problem reported at once."""
+        """Copy values in place (``params`` references stay valid); report every problem at once."""
         missing = [k for k in self.params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in self.params]
         problems = [f"missing key {k!r}" for k in missing]
@@ -171,8 +171,10 @@ class Recurrent:
             x = x.transpose(1, 0, 2)
         T, N, D = x.shape
         if T == 0 or N == 0:
-            raise ValueError(f"x: expected at least one time step and one sequence, got {legend} = "
-                             f"{(N, T, D) if self.batch_first else (T, N, D)}")
+            raise ValueError(
+                f"x: expected at least one time step and one sequence, got {legend} = "
+                f"{(N, T, D) if self.batch_first else (T, N, D)}"
+            )
         if D != self.input_size:
             raise ValueError(f"x: expected input_size {self.input_size} features, got {D}")
         states0 = self._check_state(state0, N)
@@ -192,8 +194,11 @@ class Recurrent:
                 idx = layer * self.num_directions + direction
                 xs = layer_input if direction == 0 else _reverse(layer_input, reverse_index)
                 scan = scan_forward(
-                    self.cell, self._weights(layer, direction), xs,
-                    tuple(s[idx] for s in states0), valid,
+                    self.cell,
+                    self._weights(layer, direction),
+                    xs,
+                    tuple(s[idx] for s in states0),
+                    valid,
                 )
                 out = scan.outputs  # (T, N, H)
                 outs.append(out if direction == 0 else _reverse(out, reverse_index))
@@ -247,12 +252,17 @@ class Recurrent:
             d_in = None  # gradient with respect to this layer's input, summed over directions
             for direction in range(K):
                 idx = layer * K + direction
-                d_out_k = None if d_out is None else d_out[:, :, direction * H : (direction + 1) * H]
+                d_out_k = (
+                    None if d_out is None else d_out[:, :, direction * H : (direction + 1) * H]
+                )
                 if direction == 1 and d_out_k is not None:
                     d_out_k = _reverse(d_out_k, cache.reverse_index)
                 w = self._weights(layer, direction)
                 d_xs, d_s0, g = scan_backward(
-                    self.cell, w, cache.scans[idx], d_out_k,
+                    self.cell,
+                    w,
+                    cache.scans[idx],
+                    d_out_k,
                     tuple(None if d is None else d[idx] for d in d_state),
                 )
                 if direction == 1:
@@ -275,8 +285,10 @@ class Recurrent:
         extra += ", batch_first=True" if self.batch_first else ""
         extra += f", dropout={self.dropout}" if self.dropout else ""
         extra += ", bias=False" if not self.bias else ""
-        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, "
-                f"dtype={self.dtype.name})")
+        return (
+            f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, "
+            f"dtype={self.dtype.name})"
+        )
 
 
 def _reverse(a: np.ndarray, reverse_index: np.ndarray | None) -> np.ndarray:
@@ -296,27 +308,90 @@ def _assert_grads_match(grads: dict, params: dict) -> None:
 class RNN(Recurrent):
     """Elman RNN, h_t = tanh or relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); see the module doc."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32,
-                 rng=None):
-        super().__init__(RNNCell(nonlinearity), input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, dtype=dtype, rng=rng)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            RNNCell(nonlinearity),
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
         self.nonlinearity = nonlinearity
 
 
 class LSTM(Recurrent):
     """Long short-term memory, gates i, f, g, o; state (h, c); see ``bptt.cells.lstm``."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None):
-        super().__init__(LSTMCell(), input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, rng=rng)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            LSTMCell(),
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
 
 
 class GRU(Recurrent):
-    """Gated recurrent unit, gates r, z, n with b_hn inside the reset product; see ``bptt.cells.gru``."""
+    """Gated recurrent unit, gates r, z, n (b_hn inside the reset product); see bptt.cells.gru."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None):
-        super().__init__(GRUCell(), input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, rng=rng)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            GRUCell(),
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )

@@ -1,0 +1,275 @@
+"""Level 5: models composed of a recurrent layer and a head, with one flat parameter dict.
+
+Every model has ``params`` (dotted PyTorch-style names: ``embedding.weight``,
+``rnn.weight_ih_l0``, ``head.weight``, ...; the arrays are the layers' own, so an optimizer
+updating ``params`` in place updates the layers) and
+
+    loss_and_grads(batch, state=None) -> (loss, grads, state, metrics)
+
+where ``grads`` has exactly the keys and shapes of ``params`` (asserted in ``_flat_grads``) and
+``state`` is the recurrent layer's final state, for carrying into the next batch of a stream.
+
+    SequenceClassifier   one label per sequence, read out from h_n at each sequence's last
+                         real step (both directions when bidirectional)
+    SequenceTagger       one label per step (tagging, character language model); optional
+                         Embedding input; a (T, N) mask selects which steps carry loss
+    SequenceRegressor    real-valued targets, read out at the last step or at every step
+
+Shapes: T steps, N batch, D input, H hidden, K directions, C classes, O outputs, V vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bptt.layers import Embedding, Linear
+from bptt.losses import mean_squared_error, softmax_cross_entropy
+from bptt.stacked import GRU, LSTM, RNN, Recurrent
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+
+
+@dataclass
+class Batch:
+    """inputs (T, N, D) floats or (T, N) token ids; targets per model; lengths (N,); mask (T, N)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    lengths: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+def make_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs) -> Recurrent:
+    """'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' -> the layer; kwargs as for bptt.RNN."""
+    if cell in ("rnn_tanh", "rnn_relu"):
+        return RNN(input_size, hidden_size, nonlinearity=cell[4:], **kwargs)
+    if cell == "lstm":
+        return LSTM(input_size, hidden_size, **kwargs)
+    if cell == "gru":
+        return GRU(input_size, hidden_size, **kwargs)
+    raise ValueError(f"cell: expected one of {CELLS}, got {cell!r}")
+
+
+class Model:
+    """A recurrent layer with an optional embedding below and a linear head above."""
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        vocab_size: int | None = None,
+        head_input: int | None = None,
+        dtype=np.float32,
+        rng: np.random.Generator | None = None,
+    ):
+        rng = rng if rng is not None else np.random.default_rng()
+        self.dtype = np.dtype(dtype)
+        self.embedding = None
+        if vocab_size is not None:
+            self.embedding = Embedding(vocab_size, input_size, dtype=dtype, rng=rng)
+        self.rnn = make_recurrent(
+            cell,
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            dtype=dtype,
+            rng=rng,
+        )
+        K = self.rnn.num_directions
+        self.head = Linear(head_input or K * hidden_size, output_size, dtype=dtype, rng=rng)
+        self.params = {
+            f"{prefix}.{name}": value
+            for prefix, layer in self._layers().items()
+            for name, value in layer.params.items()
+        }
+
+    def _layers(self) -> dict:
+        layers = {"embedding": self.embedding, "rnn": self.rnn, "head": self.head}
+        return {k: v for k, v in layers.items() if v is not None}
+
+    def _flat_grads(self, **grads_by_layer) -> dict[str, np.ndarray]:
+        """The one choke point: gradients have exactly the parameters' keys and shapes."""
+        grads = {f"{prefix}.{n}": g for prefix, gs in grads_by_layer.items() for n, g in gs.items()}
+        assert grads.keys() == self.params.keys(), sorted(set(grads) ^ set(self.params))
+        for name, p in self.params.items():
+            assert grads[name].shape == p.shape, (name, grads[name].shape, p.shape)
+        return grads
+
+    def train(self, mode: bool = True) -> Model:
+        self.rnn.train(mode)
+        return self
+
+    def eval(self) -> Model:
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load flat dotted names, reporting every missing, unexpected or mis-shaped key at once."""
+        missing = sorted(set(self.params) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(self.params))
+        problems = [f"missing key {k!r}" for k in missing]
+        problems += [f"unexpected key {k!r}" for k in unexpected]
+        for name in sorted(set(self.params) & set(state_dict)):
+            value, target = np.asarray(state_dict[name]), self.params[name]
+            if value.shape != target.shape or value.dtype != target.dtype:
+                problems.append(
+                    f"{name}: expected {target.dtype} {target.shape}, "
+                    f"got {value.dtype} {value.shape}"
+                )
+        if problems:
+            raise ValueError("load_state_dict: " + "; ".join(problems))
+        for name, target in self.params.items():
+            np.copyto(target, state_dict[name])
+
+    def _encode(self, inputs: np.ndarray):
+        """Token ids (T, N) -> vectors (T, N, D) through the embedding, or floats unchanged."""
+        if self.embedding is None:
+            return inputs, None
+        return self.embedding.forward(inputs)
+
+    def _encode_backward(self, d_x, cache) -> dict[str, dict[str, np.ndarray]]:
+        if self.embedding is None:
+            return {}
+        return {"embedding": self.embedding.backward(d_x, cache)[1]}
+
+
+class SequenceClassifier(Model):
+    """One class per sequence: logits = head([h_n forward, h_n reverse] of the last layer)."""
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, **kw):
+        super().__init__(cell, input_size, hidden_size, num_classes, **kw)
+
+    def logits(self, inputs: np.ndarray, lengths=None, state=None) -> np.ndarray:
+        x, _ = self._encode(inputs)
+        _, state, _ = self.rnn.forward(x, state, lengths)
+        return self.head.forward(_readout(state, self.rnn))[0]  # (N, C)
+
+    def loss_and_grads(self, batch: Batch, state=None):
+        x, enc_cache = self._encode(batch.inputs)
+        _, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)
+        feats = _readout(state, self.rnn)  # (N, K*H)
+        logits, head_cache = self.head.forward(feats)  # (N, C)
+        loss, d_logits = softmax_cross_entropy(logits, batch.targets)
+        d_feats, head_grads = self.head.backward(d_logits, head_cache)  # (N, K*H)
+        d_state = _readout_backward(d_feats, state, self.rnn)
+        d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state)
+        grads = self._flat_grads(
+            head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
+        )
+        correct = int((logits.argmax(axis=1) == batch.targets).sum())
+        metrics = {"loss": loss, "correct": correct, "count": len(batch.targets)}
+        return loss, grads, state, metrics
+
+
+def _readout(state, rnn: Recurrent) -> np.ndarray:
+    """h_n of the last layer, both directions side by side: (N, K*H)."""
+    h_n = state[0] if isinstance(state, tuple) else state  # (L*K, N, H)
+    return np.concatenate(list(h_n[-rnn.num_directions :]), axis=1)
+
+
+def _readout_backward(d_feats: np.ndarray, state, rnn: Recurrent):
+    """Scatter dL/d[h_n of the last layer] (N, K*H) back into a full d_state."""
+    h_n = state[0] if isinstance(state, tuple) else state
+    K, H = rnn.num_directions, rnn.hidden_size
+    d_h = np.zeros_like(h_n)  # (L*K, N, H)
+    for k in range(K):
+        d_h[len(h_n) - K + k] = d_feats[:, k * H : (k + 1) * H]
+    return (d_h, None) if isinstance(state, tuple) else d_h
+
+
+class SequenceTagger(Model):
+    """One class per step: logits_t = head(output_t); a language model when vocab_size is set."""
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, **kw):
+        super().__init__(cell, input_size, hidden_size, num_classes, **kw)
+
+    def logits(self, inputs: np.ndarray, lengths=None, state=None):
+        """-> (logits (T, N, C), final state)."""
+        x, _ = self._encode(inputs)
+        out, state, _ = self.rnn.forward(x, state, lengths)
+        return self.head.forward(out)[0], state
+
+    def loss_and_grads(self, batch: Batch, state=None):
+        x, enc_cache = self._encode(batch.inputs)
+        out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)  # (T, N, K*H)
+        logits, head_cache = self.head.forward(out)  # (T, N, C)
+        mask = _step_mask(batch, logits.shape[:2])
+        loss, d_logits = softmax_cross_entropy(logits, batch.targets, mask)
+        d_out, head_grads = self.head.backward(d_logits, head_cache)
+        d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache)
+        grads = self._flat_grads(
+            head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
+        )
+        hits = (logits.argmax(axis=2) == batch.targets) & mask
+        metrics = {"loss": loss, "correct": int(hits.sum()), "count": int(mask.sum())}
+        return loss, grads, state, metrics
+
+
+def _step_mask(batch: Batch, shape: tuple[int, int]) -> np.ndarray:
+    """(T, N) bool: steps that carry loss, from the batch's mask and lengths."""
+    mask = np.ones(shape, dtype=bool)
+    if batch.mask is not None:
+        if np.shape(batch.mask) != shape:
+            raise ValueError(f"mask: expected shape {shape} (T, N), got {np.shape(batch.mask)}")
+        mask &= np.asarray(batch.mask, dtype=bool)
+    if batch.lengths is not None:
+        mask &= np.arange(shape[0])[:, None] < np.asarray(batch.lengths)[None, :]
+    return mask
+
+
+class SequenceRegressor(Model):
+    """Real-valued outputs with mean squared error, at the last real step or at every step."""
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        readout: str = "last",
+        **kw,
+    ):
+        if readout not in ("last", "every"):
+            raise ValueError(f"readout: expected 'last' or 'every', got {readout!r}")
+        super().__init__(cell, input_size, hidden_size, output_size, **kw)
+        self.readout = readout
+
+    def predict(self, inputs: np.ndarray, lengths=None, state=None) -> np.ndarray:
+        x, _ = self._encode(inputs)
+        out, state, _ = self.rnn.forward(x, state, lengths)
+        feats = out if self.readout == "every" else _readout(state, self.rnn)
+        return self.head.forward(feats)[0]
+
+    def loss_and_grads(self, batch: Batch, state=None):
+        x, enc_cache = self._encode(batch.inputs)
+        out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)
+        if self.readout == "every":
+            pred, head_cache = self.head.forward(out)  # (T, N, O)
+            mask = np.broadcast_to(_step_mask(batch, pred.shape[:2])[..., None], pred.shape)
+            loss, d_pred = mean_squared_error(pred, batch.targets.reshape(pred.shape), mask)
+            d_out, head_grads = self.head.backward(d_pred, head_cache)
+            d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache)
+        else:
+            pred, head_cache = self.head.forward(_readout(state, self.rnn))
+            loss, d_pred = mean_squared_error(pred, batch.targets.reshape(pred.shape))
+            d_feats, head_grads = self.head.backward(d_pred, head_cache)
+            d_state = _readout_backward(d_feats, state, self.rnn)
+            d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state)
+        grads = self._flat_grads(
+            head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
+        )
+        metrics = {"loss": loss, "count": int(pred.shape[-2])}  # N
+        return loss, grads, state, metrics
