@@ -63,10 +63,12 @@ def softmax_cross_entropy(
             f"got min {targets.min()} and max {targets.max()}"
         )
     scale = _scale(weights, reduction)
-    logp = log_softmax(logits)  # (..., C)
+    # exp of a very negative shifted logit rounds to 0, which is the right answer, not an error
+    with np.errstate(under="ignore"):
+        logp = log_softmax(logits)  # (..., C)
+        d_logits = np.exp(logp)  # softmax (..., C)
     picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
-    loss = -float((picked * weights).sum()) * scale
-    d_logits = np.exp(logp)  # softmax (..., C)
+    loss = -float((picked * weights).sum() * scale)
     np.put_along_axis(
         d_logits,
         targets[..., None],
@@ -91,5 +93,5 @@ def mean_squared_error(
     weights = _item_weights(mask, predictions.shape, predictions.dtype)
     scale = _scale(weights, reduction)
     diff = (predictions - targets) * weights
-    loss = float((diff * diff).sum()) * scale
+    loss = float((diff * diff).sum() * scale)
     return loss, (2.0 * scale * diff).astype(predictions.dtype, copy=False)

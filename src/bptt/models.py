@@ -55,6 +55,8 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs) -> Re
 class Model:
     """A recurrent layer with an optional embedding below and a linear head above."""
 
+    per_step_loss = False  # True when every step can carry loss (truncated BPTT needs it)
+
     def __init__(
         self,
         cell: str,
@@ -133,6 +135,11 @@ class Model:
         for name, target in self.params.items():
             np.copyto(target, state_dict[name])
 
+    def advance_state(self, inputs: np.ndarray, state=None):
+        """Run the recurrent layer over inputs (T, N[, D]) from state; the final state only."""
+        x, _ = self._encode(inputs)
+        return self.rnn.forward(x, state)[1]
+
     def _encode(self, inputs: np.ndarray):
         """Token ids (T, N) -> vectors (T, N, D) through the embedding, or floats unchanged."""
         if self.embedding is None:
@@ -192,6 +199,8 @@ def _readout_backward(d_feats: np.ndarray, state, rnn: Recurrent):
 class SequenceTagger(Model):
     """One class per step: logits_t = head(output_t); a language model when vocab_size is set."""
 
+    per_step_loss = True
+
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, **kw):
         super().__init__(cell, input_size, hidden_size, num_classes, **kw)
 
@@ -246,6 +255,7 @@ class SequenceRegressor(Model):
             raise ValueError(f"readout: expected 'last' or 'every', got {readout!r}")
         super().__init__(cell, input_size, hidden_size, output_size, **kw)
         self.readout = readout
+        self.per_step_loss = readout == "every"
 
     def predict(self, inputs: np.ndarray, lengths=None, state=None) -> np.ndarray:
         x, _ = self._encode(inputs)
