@@ -54,7 +54,8 @@ def relu_grad_from_output(r: np.ndarray) -> np.ndarray:
 def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     """log(softmax(logits)) by log-sum-exp with the maximum subtracted: finite at +-1000."""
     shifted = logits - logits.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    with np.errstate(under="ignore"):  # exp of a very negative number is rightly 0
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:

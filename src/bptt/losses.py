@@ -63,19 +63,19 @@ def softmax_cross_entropy(
             f"got min {targets.min()} and max {targets.max()}"
         )
     scale = _scale(weights, reduction)
-    # exp of a very negative shifted logit rounds to 0, which is the right answer, not an error
+    # a tiny probability rounding to 0 (or to a subnormal) is the right answer, not an error
     with np.errstate(under="ignore"):
         logp = log_softmax(logits)  # (..., C)
+        picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
+        loss = -float((picked * weights).sum() * scale)
         d_logits = np.exp(logp)  # softmax (..., C)
-    picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
-    loss = -float((picked * weights).sum() * scale)
-    np.put_along_axis(
-        d_logits,
-        targets[..., None],
-        np.take_along_axis(d_logits, targets[..., None], axis=-1) - 1.0,
-        axis=-1,
-    )
-    d_logits *= (weights * scale)[..., None]
+        np.put_along_axis(
+            d_logits,
+            targets[..., None],
+            np.take_along_axis(d_logits, targets[..., None], axis=-1) - 1.0,
+            axis=-1,
+        )
+        d_logits *= (weights * scale)[..., None]
     return loss, d_logits.astype(logits.dtype, copy=False)
 
 

@@ -269,12 +269,12 @@ class SequenceRegressor(Model):
         if self.readout == "every":
             pred, head_cache = self.head.forward(out)  # (T, N, O)
             mask = np.broadcast_to(_step_mask(batch, pred.shape[:2])[..., None], pred.shape)
-            loss, d_pred = mean_squared_error(pred, batch.targets.reshape(pred.shape), mask)
+            loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred), mask)
             d_out, head_grads = self.head.backward(d_pred, head_cache)
             d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache)
         else:
             pred, head_cache = self.head.forward(_readout(state, self.rnn))
-            loss, d_pred = mean_squared_error(pred, batch.targets.reshape(pred.shape))
+            loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred))
             d_feats, head_grads = self.head.backward(d_pred, head_cache)
             d_state = _readout_backward(d_feats, state, self.rnn)
             d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state)
@@ -283,3 +283,15 @@ class SequenceRegressor(Model):
         )
         metrics = {"loss": loss, "count": int(pred.shape[-2])}  # N
         return loss, grads, state, metrics
+
+
+def _targets_like(targets: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Targets of the predictions' shape, or that shape without its trailing axis when O = 1."""
+    targets = np.asarray(targets)
+    if targets.shape == pred.shape:
+        return targets
+    if pred.shape[-1] == 1 and targets.shape == pred.shape[:-1]:
+        return targets[..., None]
+    raise ValueError(
+        f"targets: expected shape {pred.shape} (as the predictions), got {targets.shape}"
+    )
