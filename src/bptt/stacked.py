@@ -60,7 +60,7 @@ class Recurrent:
         self.input_size = check.check_positive_int("input_size", input_size)
         self.hidden_size = check.check_positive_int("hidden_size", hidden_size)
         self.num_layers = check.check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)):
             raise TypeError(f"dropout: expected a float in [0, 1), got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
@@ -227,16 +227,23 @@ class Recurrent:
         grads keyed and shaped exactly like ``params``.
         """
         K, H = self.num_directions, self.hidden_size
+        if not isinstance(cache, RecurrentCache) or len(cache.scans) != self.num_layers * K:
+            raise TypeError("cache: expected the RecurrentCache returned by this layer's forward, "
+                            f"got {type(cache).__name__}")
         first = cache.scans[0]
         T, N, _ = first.xs.shape
         legend = "(N, T, K*H)" if cache.batch_first else "(T, N, K*H)"
         d_out = None
         if d_output is not None:
             check.check_array("d_output", d_output, 3, legend, self.dtype)
+            expected = (N, T, K * H) if cache.batch_first else (T, N, K * H)
+            check.check_shape("d_output", d_output, expected, legend + " (as the output)")
             d_out = d_output.transpose(1, 0, 2) if cache.batch_first else d_output
-            check.check_shape("d_output (time-major)", d_out, (T, N, K * H), "(T, N, K*H)")
         if self.cell.num_states == 2:
             d_state = (None, None) if d_state is None else d_state
+            if not isinstance(d_state, tuple) or len(d_state) != 2:
+                raise TypeError("d_state: expected a tuple (d_h_n, d_c_n) for LSTM (either may "
+                                f"be None), got {type(d_state).__name__}")
         else:
             d_state = (d_state,)
         for name, d in zip(("d_h_n", "d_c_n"), d_state):
