@@ -75,7 +75,10 @@ def _train_options() -> dict:
     }
     out = {}
     for f in dataclasses.fields(TrainConfig):
-        default = f.default if f.default is not None else 0
+        # An off-by-None field is shown as 0; its type must stay float where the field is one,
+        # or --clip-norm 0.5 would be refused as "invalid int value".
+        off = 0.0 if str(f.type).startswith("float") else 0
+        default = f.default if f.default is not None else off
         out[f.name] = (default, helps[f.name])
     return out
 
@@ -122,12 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model on a task",
         description="Train a model; options shown with their defaults.",
     )
-    train.add_argument("task", choices=TASKS, help="the task to train on")
+    train.add_argument(
+        "task",
+        nargs="?",
+        choices=TASKS,
+        help="the task to train on (default: with --resume, the run's own task)",
+    )
     train.add_argument(
         "--config",
         type=Path,
         default=None,
-        help="TOML file of options (keys as the long flags, with underscores; default: none)",
+        help="TOML file of options, keys as the long flags with underscores (default: none)",
     )
     train.add_argument(
         "--run-dir",
@@ -214,9 +222,10 @@ def load_toml(path: Path, known: dict) -> dict:
     if unknown:
         raise UsageError(f"--config: unknown keys in {path}: {', '.join(unknown)}")
     for key, value in values.items():
-        if type(value) is not type(known[key]) and not (
-            isinstance(known[key], float) and isinstance(value, int)
-        ):
+        # an integer is a fine float (lr = 1), but a bool is not a number here (lr = true)
+        if isinstance(known[key], float) and type(value) is int:
+            values[key] = value = float(value)
+        if type(value) is not type(known[key]):
             raise UsageError(
                 f"--config: {key} in {path}: expected {type(known[key]).__name__}, got {value!r}"
             )
@@ -253,6 +262,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             },
         }
         task, run_dir = saved["task"], args.resume
+        if args.task not in (None, task):
+            raise UsageError(f"--resume: expected task {task} (the run's), got {args.task}")
+    elif args.task is None:
+        raise UsageError(f"train: expected a task ({', '.join(TASKS)}) or --resume RUN")
     else:
         task, options = args.task, resolve_options(args.task, args)
         run_dir = args.run_dir or Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -228,8 +228,10 @@ class Recurrent:
         """
         K, H = self.num_directions, self.hidden_size
         if not isinstance(cache, RecurrentCache) or len(cache.scans) != self.num_layers * K:
-            raise TypeError("cache: expected the RecurrentCache returned by this layer's forward, "
-                            f"got {type(cache).__name__}")
+            raise TypeError(
+                "cache: expected the RecurrentCache returned by this layer's forward, "
+                f"got {type(cache).__name__}"
+            )
         first = cache.scans[0]
         T, N, _ = first.xs.shape
         legend = "(N, T, K*H)" if cache.batch_first else "(T, N, K*H)"
@@ -242,8 +244,10 @@ class Recurrent:
         if self.cell.num_states == 2:
             d_state = (None, None) if d_state is None else d_state
             if not isinstance(d_state, tuple) or len(d_state) != 2:
-                raise TypeError("d_state: expected a tuple (d_h_n, d_c_n) for LSTM (either may "
-                                f"be None), got {type(d_state).__name__}")
+                raise TypeError(
+                    "d_state: expected a tuple (d_h_n, d_c_n) for LSTM (either may "
+                    f"be None), got {type(d_state).__name__}"
+                )
         else:
             d_state = (d_state,)
         for name, d in zip(("d_h_n", "d_c_n"), d_state):

@@ -45,6 +45,7 @@ TASK_OPTIONS = {
     "test_size": (0, "held-out test examples for synthetic tasks (0: the task's default)"),
     "view": ("rows", "mnist: rows (28 x 28), pixels (784 x 1) or permuted"),
     "data_dir": ("", "mnist: folder with the four IDX files (default: the download cache)"),
+    "verify": (True, "mnist: check the files' MD5 sums against the published ones"),
     "validation_size": (5000, "mnist: training images held out for validation"),
     "text": ("", "text: path of a UTF-8 text file (default: the embedded sample)"),
     "seq_len": (100, "text: time steps per batch"),
@@ -147,7 +148,7 @@ def load_task(name: str, opts: dict, seed: int) -> TaskData:
             vocab_size=opts["symbols"] + 2,
         )
     if name == "mnist":
-        data = load_mnist(opts["data_dir"] or None)
+        data = load_mnist(opts["data_dir"] or None, verify=opts.get("verify", True))
         tr, va = train_validation_split(
             len(data.train_labels), opts["validation_size"], np.random.default_rng([seed, 2000])
         )

@@ -27,6 +27,7 @@ import numpy as np
 from bptt import checkpoint as ckpt
 from bptt.clip import clip_grad_norm, clip_grad_value, global_norm
 from bptt.io import append_jsonl, atomic_write_json, save_weights
+from bptt.models import Batch
 from bptt.optim import make_optimizer
 from bptt.schedules import make_schedule
 from bptt.tbptt import TruncatedBPTT
@@ -80,7 +81,7 @@ def evaluate(model, data) -> dict:
     stateful streams."""
     was_training = model.rnn.training
     model.eval()
-    total, count, correct, state = 0.0, 0, 0, None
+    total, count, correct, state, m = 0.0, 0, 0, None, {}
     for batch in data.epoch(None):
         loss, _, final, m = model.loss_and_grads(batch, state if data.stateful else None)
         state = final
@@ -162,12 +163,17 @@ class Trainer:
         if self.run_dir is None:
             return None
         opt_state = self.optimizer.state_dict()
+        extra = {}
         if self.carry is not None:
             carry = self.carry if isinstance(self.carry, tuple) else (self.carry,)
-            opt_state = {
-                "meta": opt_state["meta"],
-                "arrays": {**opt_state["arrays"], **{f"carry.{k}": v for k, v in enumerate(carry)}},
-            }
+            extra.update({f"carry.{k}": v for k, v in enumerate(carry)})
+        context = None if self.tbptt is None else self.tbptt.context
+        if context is not None:  # k2 > k1: the next window reaches back into these steps
+            extra.update({"context.inputs": context.inputs, "context.targets": context.targets})
+            if context.mask is not None:
+                extra["context.mask"] = context.mask
+        if extra:
+            opt_state = {"meta": opt_state["meta"], "arrays": {**opt_state["arrays"], **extra}}
         return ckpt.save_checkpoint(
             self.run_dir,
             self.counters["step"],
@@ -186,10 +192,18 @@ class Trainer:
         self.model.load_state_dict(c.params)
         arrays = dict(c.optimizer_state["arrays"])
         carry = [arrays.pop(k) for k in sorted(k for k in arrays if k.startswith("carry."))]
+        context = {k[8:]: arrays.pop(k) for k in list(arrays) if k.startswith("context.")}
         self.optimizer.load_state_dict({"meta": c.optimizer_state["meta"], "arrays": arrays})
         self.model.rnn.rng = ckpt.generator_from_state(c.rng_state)
         self.counters = dict(c.counters)
         self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
+        if self.tbptt is not None:
+            self.tbptt.reset()
+            if context:  # the carried state is the state before the context (see TruncatedBPTT)
+                self.tbptt.state = self.carry
+                self.tbptt.context = Batch(
+                    context["inputs"], context["targets"], None, context.get("mask")
+                )
 
     # ----- the loop -------------------------------------------------------------------------
 
@@ -198,7 +212,7 @@ class Trainer:
             append_jsonl(self.run_dir / "metrics.jsonl", event)
 
     def _check_finite(self, loss: float, grads: dict) -> None:
-        step = self.counters["step"]
+        step = self.counters["step"] + 1  # the step being taken, numbered as in metrics.jsonl
         if not math.isfinite(loss):
             raise NonFiniteError(
                 f"step {step}: the loss is {loss}; the last good checkpoint "

@@ -194,7 +194,8 @@ def _check_md5(data: bytes, expected: str, source: str, what: str) -> None:
     if got != expected:
         raise ValueError(
             f"{source}: expected MD5 {expected} of the {what}, got {got}; the file is corrupt "
-            f"or not the MNIST file (delete it, or pass verify=False for your own IDX files)"
+            f"or not the MNIST file (delete it; for your own IDX files pass verify=False, "
+            f"or --no-verify to bptt train)"
         )
 
 

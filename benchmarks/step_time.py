@@ -1,0 +1,513 @@
+"""Benchmark, not a test: time per training step, SGD step and inference, bptt against PyTorch.
+
+Both libraries run the same float32 model on the same data, with bptt's weights copied into
+torch (and checked: loss and dL/d weight_hh_l0 agree to rtol 1e-4 before any timing):
+
+    out = rnn(x)                              x (T, N, D) -> out (T, N, K*H)
+    logits = head(out[-1])  or  head(out)     (N, C) last step only, or (T, N, C) every step
+    loss = mean softmax cross-entropy(logits, y)
+
+    training step   forward + loss + backward to every parameter's gradient (no optimizer)
+    SGD step        p -= lr * g over all parameters (bptt); torch.optim.SGD.step (torch)
+    inference       forward only (torch under torch.inference_mode)
+
+Method: both libraries in one process, in alternating blocks (order ABBA...) of R repeats
+each after warm-up, sleeping ``--pause`` seconds before each block because OpenBLAS worker
+threads keep spinning for ~0.1 s after a call and would steal the other library's cores.
+Reported times are medians per step over all blocks.
+
+FLOPs of the training step, counted analytically per layer and direction (l = layer input):
+
+    forward   2 T N (D_l + H) G H   for the GEMMs, plus 2 M K H C for the head (M = N or T N)
+    backward  ~2 x forward (one GEMM for the input gradient, one for the weight gradient)
+
+and compared with a float32 GEMM peak measured at startup (np.matmul 1024^3, median of 5).
+
+Memory: bptt's peak of numpy allocations during one training step (tracemalloc, always), and
+with ``--memory`` the growth of peak RSS over one training step in a fresh process for each
+library, after a T=1, N=1 warm-up step so one-time library set-up is not counted. Peak RSS is
+Linux's VmHWM, reset to the current RSS just before the step (ru_maxrss where there is no /proc:
+on Linux it would start from the parent's peak after fork + exec).
+
+Shapes: T time, N batch, D input, H hidden, G gates (1 RNN, 4 LSTM, 3 GRU), K directions,
+C classes.
+
+    python benchmarks/step_time.py                        # everything; torch if importable
+    python benchmarks/step_time.py --configs mnist --repeats 3
+    python benchmarks/step_time.py --smoke                # tiny sizes, seconds, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from bptt import GRU, LSTM, RNN
+from bptt.layers import Linear
+from bptt.losses import softmax_cross_entropy
+
+CELLS = ("rnn_tanh", "lstm", "gru")
+GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3}
+METRICS = ("train", "sgd", "infer")
+LR = 1e-3
+AGREE_RTOL = 1e-4
+ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO_")  # thread and core-type settings
+MiB = 2**20
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    N: int
+    T: int
+    D: int
+    H: int
+    C: int
+    every_step: bool  # loss on every step, else on the last step only
+    num_layers: int = 1
+    bidirectional: bool = False
+
+    @property
+    def label(self) -> str:
+        layers = f"-{self.num_layers}layer" if self.num_layers > 1 else ""
+        return self.name + layers + ("-bidir" if self.bidirectional else "")
+
+
+CONFIGS = {
+    "mnist": Config("mnist", N=128, T=28, D=28, H=128, C=10, every_step=False),
+    "charlm": Config("charlm", N=32, T=100, D=64, H=256, C=76, every_step=True),
+    "large": Config("large", N=64, T=50, D=256, H=512, C=10, every_step=False),
+}
+SMOKE_SIZES = {"N": 4, "T": 5, "D": 6, "H": 8}
+
+
+def train_flops(cfg: Config, cell: str) -> float:
+    G, K = GATES[cell], 2 if cfg.bidirectional else 1
+    forward = 0
+    for layer in range(cfg.num_layers):
+        D = cfg.D if layer == 0 else K * cfg.H
+        forward += K * 2 * cfg.T * cfg.N * (D + cfg.H) * G * cfg.H
+    M = cfg.T * cfg.N if cfg.every_step else cfg.N
+    forward += 2 * M * K * cfg.H * cfg.C
+    return 3.0 * forward
+
+
+def make_data(cfg: Config, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.standard_normal((cfg.T, cfg.N, cfg.D), dtype=np.float32)  # (T, N, D)
+    y = rng.integers(0, cfg.C, (cfg.T, cfg.N) if cfg.every_step else (cfg.N,))  # (T, N) or (N,)
+    return x, y
+
+
+class BpttNet:
+    """bptt's recurrent layer + linear head; parameters named like torch's ModuleDict."""
+
+    def __init__(self, cell: str, cfg: Config, rng: np.random.Generator):
+        kwargs = {"num_layers": cfg.num_layers, "bidirectional": cfg.bidirectional, "rng": rng}
+        if cell == "rnn_tanh":
+            self.rnn = RNN(cfg.D, cfg.H, nonlinearity="tanh", **kwargs)
+        else:
+            self.rnn = {"lstm": LSTM, "gru": GRU}[cell](cfg.D, cfg.H, **kwargs)
+        self.head = Linear(self.rnn.num_directions * cfg.H, cfg.C, rng=rng)
+        self.every_step = cfg.every_step
+        self.params = {f"rnn.{k}": v for k, v in self.rnn.params.items()}
+        self.params.update({f"head.{k}": v for k, v in self.head.params.items()})
+        self.grads: dict[str, np.ndarray] = {}
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        out, _, cache = self.rnn.forward(x)  # (T, N, K*H)
+        logits, head_cache = self.head.forward(out if self.every_step else out[-1])
+        loss, d_logits = softmax_cross_entropy(logits, y)
+        d_feats, head_grads = self.head.backward(d_logits, head_cache)
+        if self.every_step:
+            d_out = d_feats  # (T, N, K*H)
+        else:
+            d_out = np.zeros_like(out)  # (T, N, K*H)
+            d_out[-1] = d_feats
+        _, _, rnn_grads = self.rnn.backward(d_out, cache)
+        self.grads = {f"rnn.{k}": v for k, v in rnn_grads.items()}
+        self.grads.update({f"head.{k}": v for k, v in head_grads.items()})
+        return loss
+
+    def sgd_step(self) -> None:
+        for name, g in self.grads.items():
+            self.params[name] -= LR * g
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        out, _, _ = self.rnn.forward(x)
+        return self.head.forward(out if self.every_step else out[-1])[0]
+
+
+class TorchNet:
+    """The same network in torch, loaded from bptt's parameters."""
+
+    def __init__(self, torch, cell: str, cfg: Config, params: dict[str, np.ndarray]):
+        nn = torch.nn
+        kwargs = {"num_layers": cfg.num_layers, "bidirectional": cfg.bidirectional}
+        if cell == "rnn_tanh":
+            rnn = nn.RNN(cfg.D, cfg.H, nonlinearity="tanh", **kwargs)
+        else:
+            rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](cfg.D, cfg.H, **kwargs)
+        K = 2 if cfg.bidirectional else 1
+        self.model = nn.ModuleDict({"rnn": rnn, "head": nn.Linear(K * cfg.H, cfg.C)})
+        self.model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in params.items()})
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+        self.torch, self.C, self.every_step = torch, cfg.C, cfg.every_step
+
+    def train_step(self, x, y) -> float:
+        self.opt.zero_grad(set_to_none=True)
+        out, _ = self.model["rnn"](x)  # (T, N, K*H)
+        logits = self.model["head"](out if self.every_step else out[-1])
+        loss = self.torch.nn.functional.cross_entropy(logits.reshape(-1, self.C), y.reshape(-1))
+        loss.backward()
+        return loss.item()
+
+    def sgd_step(self) -> None:
+        self.opt.step()
+
+    def infer(self, x):
+        with self.torch.inference_mode():
+            out, _ = self.model["rnn"](x)
+            return self.model["head"](out if self.every_step else out[-1])
+
+    def grad(self, name: str) -> np.ndarray:
+        return self.model.get_parameter(name).grad.numpy()
+
+
+def check_agreement(b: BpttNet, t: TorchNet, data, tdata, label: str) -> None:
+    """Apples to apples: same loss and same dL/d weight_hh_l0 before anything is timed."""
+    loss_b, loss_t = b.train_step(*data), t.train_step(*tdata)
+    g_b, g_t = b.grads["rnn.weight_hh_l0"], t.grad("rnn.weight_hh_l0")
+    rel = float(np.linalg.norm(g_b - g_t) / max(np.linalg.norm(g_t), 1e-30))
+    if abs(loss_b - loss_t) > AGREE_RTOL * abs(loss_t) or rel > AGREE_RTOL:
+        raise AssertionError(
+            f"{label}: bptt and torch disagree: loss {loss_b!r} vs {loss_t!r}, "
+            f"relative error of dL/d weight_hh_l0 {rel:.2e} (expected <= {AGREE_RTOL})"
+        )
+
+
+def time_blocks(libs: dict, blocks: int, repeats: int, warmup: int, pause: float) -> dict:
+    """libs: {lib: {metric: fn}} -> {lib: {metric: [seconds per call]}}."""
+    for fns in libs.values():
+        for _ in range(warmup):
+            for fn in fns.values():
+                fn()
+    times = {lib: {m: [] for m in fns} for lib, fns in libs.items()}
+    order = list(libs)
+    for block in range(blocks):
+        for lib in order if block % 2 == 0 else order[::-1]:
+            time.sleep(pause)
+            for metric, fn in libs[lib].items():
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    fn()
+                    times[lib][metric].append(time.perf_counter() - start)
+    return times
+
+
+def tracemalloc_peak(fn) -> int:
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def peak_rss_bytes(reset: bool = False) -> int:
+    """This process's peak RSS: VmHWM on Linux (optionally reset first), else ru_maxrss.
+
+    ru_maxrss is not usable on Linux here: after fork + exec it starts from the parent's peak,
+    so a child of a big benchmark process would show no growth at all.
+    """
+    if reset:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # sets VmHWM to the current RSS (Linux >= 4.0)
+        except OSError:
+            pass  # then the growth is measured from the peak so far, a lower bound
+    try:
+        with open("/proc/self/status") as f:
+            return 1024 * next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss * 1024  # Linux reports KiB
+
+
+def rss_child(payload: str) -> None:
+    """Fresh process: growth of peak RSS over one training step of one library."""
+    job = json.loads(payload)
+    cfg = Config(**job["config"])
+    rng = np.random.default_rng(job["seed"])
+    net = BpttNet(job["cell"], cfg, rng)
+    x, y = make_data(cfg, rng)
+    tiny = (x[:1, :1].copy(), y[:1, :1] if cfg.every_step else y[:1])
+    if job["lib"] == "torch":
+        import torch
+
+        net = TorchNet(torch, job["cell"], cfg, net.params)
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        tiny = tuple(torch.from_numpy(a) for a in tiny)
+    net.train_step(*tiny)
+    before = peak_rss_bytes(reset=True)
+    net.train_step(x, y)
+    print(json.dumps({"rss_growth": peak_rss_bytes() - before}))
+
+
+def rss_growth(lib: str, cell: str, cfg: Config, seed: int) -> int:
+    payload = json.dumps({"lib": lib, "cell": cell, "config": asdict(cfg), "seed": seed})
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child-rss", payload],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory child for {lib}/{cell} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["rss_growth"]
+
+
+def gemm_peak_gflops(n: int = 1024, repeats: int = 5) -> float:
+    a, b = np.random.default_rng(0).standard_normal((2, n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    return 2.0 * n**3 / statistics.median(times) / 1e9
+
+
+def blas_description() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = threadpool_info()
+        return "; ".join(
+            f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, "
+            f"{p.get('num_threads')} threads)"
+            for p in pools
+        )
+    except ImportError:
+        pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        extra = blas.get("openblas configuration", "")
+        return f"{blas.get('name')} {blas.get('version')}" + (f" [{extra}]" if extra else "")
+    except Exception as error:  # the format of show_config differs across numpy versions
+        return f"unknown ({type(error).__name__})"
+
+
+def machine_info(torch) -> dict:
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = models[0] if models else cpu
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info = {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas_description(),
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
+    }
+    if torch is not None:
+        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    return info
+
+
+def bench_one(cfg: Config, cell: str, torch, args) -> dict:
+    rng = np.random.default_rng(args.seed)
+    b = BpttNet(cell, cfg, rng)
+    x, y = make_data(cfg, rng)
+    libs = {
+        "bptt": {
+            "train": lambda: b.train_step(x, y),
+            "sgd": b.sgd_step,
+            "infer": lambda: b.infer(x),
+        }
+    }
+    if torch is not None:
+        t = TorchNet(torch, cell, cfg, b.params)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        check_agreement(b, t, (x, y), (tx, ty), f"{cfg.label}/{cell}")
+        libs["torch"] = {
+            "train": lambda: t.train_step(tx, ty),
+            "sgd": t.sgd_step,
+            "infer": lambda: t.infer(tx),
+        }
+    times = time_blocks(libs, args.blocks, args.repeats, args.warmup, args.pause)
+    ms = {
+        lib: {m: 1e3 * statistics.median(s) for m, s in per.items()} for lib, per in times.items()
+    }
+    flops = train_flops(cfg, cell)
+    gflops = flops / (ms["bptt"]["train"] / 1e3) / 1e9
+    row = {"config": cfg.label, "cell": cell, "sizes": asdict(cfg), "train_flops": flops}
+    row.update(median_ms=ms, samples_s=times, bptt_gflops=gflops)
+    row["bptt_peak_share"] = gflops / args.peak_gflops
+    row["ratio_torch_over_bptt"] = (
+        {m: ms["torch"][m] / ms["bptt"][m] for m in METRICS} if "torch" in ms else None
+    )
+    row["bptt_tracemalloc_peak_bytes"] = tracemalloc_peak(lambda: b.train_step(x, y))
+    if args.memory:
+        row["rss_growth_bytes"] = {lib: rss_growth(lib, cell, cfg, args.seed) for lib in libs}
+    return row
+
+
+COLUMNS = [("config", 18), ("cell", 9)]
+for _metric in METRICS:
+    COLUMNS += [(f"{_metric}:bptt", 11), ("torch", 8), ("t/b", 6)]
+COLUMNS += [("GFLOP/s", 8), ("%peak", 6), ("mem:bptt", 9)]
+RSS_COLUMNS = [("rss:bptt", 9), ("torch", 8)]
+
+
+def table_line(texts: list[str], memory: bool) -> str:
+    widths = [w for _, w in COLUMNS + (RSS_COLUMNS if memory else [])]
+    return " ".join(
+        t.ljust(w) if i < 2 else t.rjust(w) for i, (t, w) in enumerate(zip(texts, widths))
+    )
+
+
+def format_row(row: dict, memory: bool) -> str:
+    ms, ratio = row["median_ms"], row["ratio_torch_over_bptt"]
+    texts = [row["config"], row["cell"]]
+    for m in METRICS:
+        texts.append(f"{ms['bptt'][m]:.3f}")
+        texts += [f"{ms['torch'][m]:.3f}", f"{ratio[m]:.2f}"] if ratio else ["-", "-"]
+    texts += [f"{row['bptt_gflops']:.2f}", f"{100 * row['bptt_peak_share']:.1f}"]
+    texts.append(f"{row['bptt_tracemalloc_peak_bytes'] / MiB:.2f}")
+    if memory:
+        rss = row["rss_growth_bytes"]
+        texts += [f"{rss[lib] / MiB:.2f}" if lib in rss else "-" for lib in ("bptt", "torch")]
+    return table_line(texts, memory)
+
+
+def header_lines(info: dict, args, torch_note: str) -> list[str]:
+    lines = [
+        "# bptt step-time benchmark (float32; medians per step; a benchmark, not a test)",
+        f"# cpu: {info['cpu']}, {info['logical_cores']} logical cores "
+        f"({info['usable_cores']} usable); python {info['python']}",
+        f"# numpy {info['numpy']}; BLAS: {info['blas']}",
+        f"# torch: {torch_note}",
+    ]
+    if info["env"]:
+        lines.append("# env: " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
+    lines += [
+        f"# float32 GEMM peak (np.matmul 1024^3, median of {args.peak_repeats}): "
+        f"{args.peak_gflops:.1f} GFLOP/s",
+        f"# method: {args.blocks} alternating blocks x {args.repeats} repeats per library after "
+        f"{args.warmup} warm-up, {args.pause} s pause before each block; seed {args.seed}",
+        "# columns: ms per step for train (fwd+loss+bwd), sgd (p -= lr*g), infer (fwd only);",
+        "#   t/b = torch ms / bptt ms (>1: bptt faster); GFLOP/s and %peak of bptt's train step",
+        "#   (FLOPs counted analytically, backward = 2x forward); mem:bptt = tracemalloc peak MiB",
+        "#   of numpy allocations during one bptt train step",
+    ]
+    if args.memory:
+        lines.append(
+            "#   rss = growth of peak RSS (VmHWM reset before the step; MiB) over one train step"
+            " in a fresh process per library, after a T=1 N=1 warm-up step"
+        )
+    columns = COLUMNS + (RSS_COLUMNS if args.memory else [])
+    return lines + [table_line([name for name, _ in columns], args.memory)]
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".step_time-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    add = p.add_argument
+    add("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), help="configs")
+    add("--cells", nargs="+", choices=CELLS, default=list(CELLS), help="cells")
+    add("--variants", action="store_true", help="add 2-layer and bidirectional configs")
+    add("--repeats", type=int, default=5, help="timed calls per block")
+    add("--blocks", type=int, default=5, help="alternating blocks per library")
+    add("--warmup", type=int, default=2, help="untimed calls of each step first")
+    add("--pause", type=float, default=0.2, help="seconds of sleep before each block")
+    add("--seed", type=int, default=0, help="seed of the weights and data")
+    add("--memory", action="store_true", help="add peak-RSS growth, in fresh processes")
+    add("--smoke", action="store_true", help="tiny sizes, 1 block/repeat/warm-up, no pause")
+    add("--no-torch", action="store_true", help="time bptt only")
+    add("--json", metavar="PATH", default=None, help="write results as JSON here, atomically")
+    add("--child-rss", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("repeats", "blocks"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name}: expected a positive integer, got {getattr(args, name)}")
+    if args.warmup < 0 or args.pause < 0:
+        p.error(f"--warmup and --pause: expected >= 0, got {args.warmup} and {args.pause}")
+    if args.smoke:
+        args.blocks, args.repeats, args.warmup, args.pause = 1, 1, 1, 0.0
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.child_rss is not None:
+        rss_child(args.child_rss)
+        return 0
+    torch, torch_note = None, "not used (--no-torch)"
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch_note = "not importable: timing bptt only"
+        else:
+            torch_note = f"{torch.__version__}, {torch.get_num_threads()} threads (default)"
+    args.peak_repeats = 3 if args.smoke else 5
+    args.peak_gflops = gemm_peak_gflops(repeats=args.peak_repeats)
+    info = machine_info(torch)
+    print("\n".join(header_lines(info, args, torch_note)), flush=True)
+
+    configs = []
+    for name in args.configs:
+        base = CONFIGS[name]
+        base = replace(base, **SMOKE_SIZES) if args.smoke else base
+        configs.append(base)
+        if args.variants:
+            configs += [replace(base, num_layers=2), replace(base, bidirectional=True)]
+    rows = []
+    for cfg in configs:
+        for cell in args.cells:
+            rows.append(bench_one(cfg, cell, torch, args))
+            print(format_row(rows[-1], args.memory), flush=True)
+    if args.json:
+        settings = {k: v for k, v in vars(args).items() if k not in ("json", "child_rss")}
+        write_json_atomic(args.json, {"machine": info, "settings": settings, "rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""The ``bptt`` command line end to end: every subcommand on tiny settings, in-process through
+``bptt.cli.main`` and, for the exit codes a shell sees, as ``python -m bptt``."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bptt
+from bptt.cli import all_options, main
+
+TINY_ADDITION = ["--epochs", "2", "--train-size", "200", "--test-size", "100"]
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    """Run ``bptt argv`` in-process; returns (exit status, stdout, stderr)."""
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_usage_error(rc: int, err: str, *words: str) -> None:
+    """Exit 2 with exactly one line on stderr, 'bptt: error: ...', naming every word."""
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bptt: error:"), err
+    for word in words:
+        assert word in lines[0], (word, err)
+
+
+def printed_config(out: str, task: str) -> dict:
+    prefix = f"bptt train {task}: "
+    line = next(line for line in out.splitlines() if line.startswith(prefix))
+    return json.loads(line[len(prefix) :])
+
+
+def printed_summary(out: str) -> dict:
+    return json.loads(next(line for line in out.splitlines() if line.startswith('{"best"')))
+
+
+def read_metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def train_steps(run: Path) -> list[int]:
+    return [e["step"] for e in read_metrics(run) if e["event"] == "train"]
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_cwd(tmp_path, monkeypatch):
+    """A run without --run-dir goes to ./runs: keep that inside the test's own folder."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def tiny_run(tmp_path, capsys) -> tuple[Path, str]:
+    run = tmp_path / "tiny"
+    rc, out, err = cli(capsys, "train", "addition", *TINY_ADDITION, "--run-dir", run)
+    assert rc == 0, err
+    return run, out
+
+
+@pytest.fixture(scope="module")
+def trained_adder(tmp_path_factory) -> Path:
+    """The addition task at its defaults, which learns every 8-bit sum."""
+    run = tmp_path_factory.mktemp("adder") / "run"
+    assert main(["train", "addition", "--run-dir", str(run)]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("text")
+    rng = np.random.default_rng(0)
+    words = np.array(["the", "cat", "sat", "on", "a", "mat", "dog", "ran"])
+    (folder / "corpus.txt").write_text(" ".join(rng.choice(words, 500)), encoding="utf-8")
+    run = folder / "run"
+    argv = ["train", "text", "--text", folder / "corpus.txt", "--run-dir", run]
+    argv += ["--hidden-size", "16", "--num-layers", "1", "--embedding-dim", "8"]
+    argv += ["--seq-len", "20", "--batch-size", "8", "--k1", "5", "--k2", "10", "--epochs", "1"]
+    assert main([str(a) for a in argv]) == 0
+    return run
+
+
+# ----- train / predict / eval on the binary adder ----------------------------------------------
+
+
+def test_train_writes_the_run_directory_and_prints_the_resolved_config(tiny_run):
+    run, out = tiny_run
+    for name in ("config.json", "metrics.jsonl", "model.safetensors", "summary.json"):
+        assert (run / name).is_file(), name
+    assert any(p.name.startswith("step-") for p in (run / "checkpoints").iterdir())
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["task"] == "addition"
+    assert printed_config(out, "addition") == saved["options"]
+    assert saved["options"]["epochs"] == 2 and saved["options"]["train_size"] == 200
+    # the task's defaults apply under the flags
+    assert saved["options"]["cell"] == "rnn_tanh" and saved["options"]["hidden_size"] == 16
+    summary = json.loads((run / "summary.json").read_text())
+    assert printed_summary(out) == summary
+    assert summary["status"] == "completed" and summary["epochs"] == 2
+    assert summary["steps"] == train_steps(run)[-1] == len(train_steps(run))
+    assert summary["test"]["pairs"] == 100
+    assert f"run directory: {run}" in out
+
+
+def test_predict_prints_an_integer_sum(tiny_run, capsys):
+    run, _ = tiny_run
+    rc, out, err = cli(capsys, "predict", run, 37, 91)
+    assert rc == 0, err
+    assert 0 <= int(out.strip()) < 256
+
+
+def test_a_trained_adder_predicts_exact_sums(trained_adder, capsys):
+    rc, out, err = cli(capsys, "predict", trained_adder, 37, 91)
+    assert (rc, out.strip()) == (0, "128")
+    for a, b in ((0, 0), (127, 127), (100, 3)):
+        assert cli(capsys, "predict", trained_adder, a, b)[1].strip() == str(a + b)
+
+
+@pytest.mark.parametrize(("a", "b", "name"), [(128, 1, "a: "), (5, -1, "b: ")])
+def test_predict_rejects_an_addend_out_of_range(tiny_run, capsys, a, b, name):
+    rc, out, err = cli(capsys, "predict", tiny_run[0], a, b)
+    assert_usage_error(rc, err, name, "[0, 128)", str(b if name == "b: " else a))
+    assert out == ""
+
+
+def test_eval_reproduces_the_test_numbers_of_training(tiny_run, capsys):
+    run, _ = tiny_run
+    rc, out, err = cli(capsys, "eval", run)
+    assert rc == 0, err
+    result = json.loads(out)
+    assert (result["task"], result["split"]) == ("addition", "test")
+    test = json.loads((run / "summary.json").read_text())["test"]
+    for key in ("loss", "accuracy", "exact_sums"):
+        assert result[key] == pytest.approx(test[key], rel=1e-6), key
+    rc, out, err = cli(capsys, "eval", run, "--split", "validation")
+    result = json.loads(out)
+    assert rc == 0 and result["split"] == "validation" and "exact_sums" not in result
+    assert result["loss"] == pytest.approx(
+        json.loads((run / "summary.json").read_text())["best"]["loss"], rel=1e-6
+    )
+
+
+def test_eval_of_a_trained_adder_gets_every_sum_right(trained_adder, capsys):
+    rc, out, err = cli(capsys, "eval", trained_adder)
+    result = json.loads(out)
+    assert rc == 0 and result["exact_sums"] == 1.0 and result["pairs"] == 10000
+
+
+def test_eval_and_predict_of_a_folder_that_is_not_a_run_exit_2(tmp_path, capsys):
+    for argv in (["eval", tmp_path], ["predict", tmp_path, 1, 2], ["sample", tmp_path]):
+        assert_usage_error(*cli(capsys, *argv)[::2], "config.json", str(tmp_path))
+
+
+# ----- the other tasks -------------------------------------------------------------------------
+
+
+def test_train_adding_and_eval(tmp_path, capsys):
+    run = tmp_path / "adding"
+    argv = ["train", "adding", "--length", 10, "--train-size", 128, "--test-size", 64]
+    rc, out, err = cli(capsys, *argv, "--hidden-size", 8, "--epochs", 1, "--run-dir", run)
+    assert rc == 0, err
+    options = json.loads((run / "config.json").read_text())["options"]
+    assert options["length"] == 10 and options["clip_norm"] == 1.0  # the task's default
+    assert printed_summary(out)["test"].keys() == {"loss"}  # a regressor has no accuracy
+    rc, out, err = cli(capsys, "eval", run)
+    assert rc == 0 and json.loads(out)["task"] == "adding"
+    assert_usage_error(*cli(capsys, "predict", run, 1, 2)[::2], "addition", "adding")
+
+
+def test_train_copy_and_eval(tmp_path, capsys):
+    run = tmp_path / "copy"
+    argv = ["train", "copy", "--length", 5, "--delay", 3, "--symbols", 4, "--embedding-dim", 4]
+    argv += ["--train-size", 128, "--test-size", 64, "--hidden-size", 8, "--epochs", 1]
+    rc, out, err = cli(capsys, *argv, "--run-dir", run)
+    assert rc == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert {k: saved["options"][k] for k in ("length", "delay", "symbols")} == {
+        "length": 5,
+        "delay": 3,
+        "symbols": 4,
+    }
+    rc, out, err = cli(capsys, "eval", run)
+    result = json.loads(out)
+    assert rc == 0 and result["task"] == "copy" and 0 <= result["accuracy"] <= 1
+
+
+def test_train_text_with_truncated_bptt(text_run):
+    saved = json.loads((text_run / "config.json").read_text())
+    assert (saved["train"]["k1"], saved["train"]["k2"]) == (5, 10)
+    assert saved["options"]["text"].endswith("corpus.txt")
+    steps = train_steps(text_run)
+    # seq_len 20 in chunks of k1 = 5: four optimizer steps per batch
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) % 4 == 0
+    assert json.loads((text_run / "summary.json").read_text())["steps"] == len(steps)
+
+
+def test_sample_is_reproducible_and_starts_with_the_prime(text_run, capsys):
+    argv = ["sample", text_run, "--prime", "the ", "--length", 50]
+    rc, first, err = cli(capsys, *argv, "--seed", 1)
+    assert rc == 0, err
+    text = first.rstrip("\n")
+    assert text.startswith("the ") and len(text) == 4 + 50
+    assert set(text) <= set("the catsonmdgr")
+    assert cli(capsys, *argv, "--seed", 1)[1] == first
+    assert cli(capsys, *argv, "--seed", 2)[1] != first
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--prime", "xyz"], ["'x'"]),
+        (["--length", "0"], ["--length", "0"]),
+        (["--temperature", "0"], ["temperature"]),
+        (["--temperature", "hot"], ["--temperature", "hot"]),
+    ],
+)
+def test_sample_rejects_bad_arguments(text_run, capsys, extra, words):
+    assert_usage_error(*cli(capsys, "sample", text_run, *extra)[::2], *words)
+
+
+def test_sample_of_a_run_that_is_not_text_exits_2(tiny_run, capsys):
+    assert_usage_error(*cli(capsys, "sample", tiny_run[0])[::2], "text", "addition")
+
+
+# ----- gradcheck and info ----------------------------------------------------------------------
+
+
+def test_gradcheck_passes_for_every_cell(capsys):
+    rc, out, err = cli(capsys, "gradcheck")
+    assert rc == 0, out + err
+    lines = out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+    assert all(line.endswith(" ok") for line in lines)
+
+
+def test_info_and_version(capsys):
+    rc, out, err = cli(capsys, "info")
+    assert rc == 0 and f"bptt {bptt.__version__}" in out and f"numpy {np.__version__}" in out
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and bptt.__version__ in capsys.readouterr().out
+
+
+# ----- TOML --config ---------------------------------------------------------------------------
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "options.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_config_file_values_apply_and_flags_override_them(tmp_path, capsys):
+    toml = write_toml(
+        tmp_path,
+        'cell = "gru"\nhidden_size = 12\ngamma = 1\nclip_norm = 0.5\nbidirectional = true\n'
+        "epochs = 3\n",
+    )
+    run = tmp_path / "run"
+    argv = ["train", "addition", "--config", toml, "--run-dir", run, "--train-size", 64]
+    rc, out, err = cli(capsys, *argv, "--test-size", 32, "--hidden-size", 6, "--epochs", 1)
+    assert rc == 0, err
+    options = json.loads((run / "config.json").read_text())["options"]
+    assert printed_config(out, "addition") == options
+    assert options["cell"] == "gru" and options["bidirectional"] is True
+    assert options["gamma"] == 1.0 and isinstance(options["gamma"], float)
+    assert options["clip_norm"] == 0.5
+    assert options["hidden_size"] == 6 and options["epochs"] == 1  # the flags win
+    assert options["batch_size"] == 32  # the task's default, untouched by the file
+
+
+def test_clip_flags_take_fractions(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "addition", "--clip-norm", "0.5", "--clip-value", "0.25", "--epochs", 1]
+    rc, out, err = cli(capsys, *argv, "--train-size", 64, "--test-size", 32, "--run-dir", run)
+    assert rc == 0, err
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["clip_norm"], train["clip_value"]) == (0.5, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("hidden_size = 8\nbogus_key = 1\nlearning_rate = 0.1\n", ["bogus_key", "learning_rate"]),
+        ('hidden_size = "big"\n', ["hidden_size", "int", "'big'"]),
+        ("bidirectional = 1\n", ["bidirectional", "bool"]),
+        ("lr = true\n", ["lr", "float", "True"]),
+        ("lr = 1e-3\nepochs = 2.5\n", ["epochs", "int", "2.5"]),
+        ("hidden_size = \n", ["not valid TOML"]),
+    ],
+)
+def test_config_file_errors_are_named(tmp_path, capsys, text, words):
+    toml = write_toml(tmp_path, text)
+    rc, out, err = cli(capsys, "train", "addition", "--config", toml, "--run-dir", "run")
+    assert_usage_error(rc, err, "--config", str(toml), *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_config_file_is_rejected(tmp_path, capsys):
+    rc, _, err = cli(capsys, "train", "addition", "--config", tmp_path / "nope.toml")
+    assert_usage_error(rc, err, "--config", "no such file", "nope.toml")
+
+
+# ----- resuming --------------------------------------------------------------------------------
+
+
+def test_resume_continues_the_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["--train-size", 200, "--test-size", 100, "--run-dir", run]
+    assert cli(capsys, "train", "addition", "--epochs", 1, *argv)[0] == 0
+    first = train_steps(run)
+    rc, out, err = cli(capsys, "train", "--resume", run, "--epochs", 3)
+    assert rc == 0, err
+    assert train_steps(run) == list(range(1, 3 * len(first) + 1))
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["epochs"], summary["steps"]) == (3, 3 * len(first))
+    assert printed_summary(out) == summary
+    assert json.loads((run / "config.json").read_text())["options"]["epochs"] == 3
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, capsys):
+    common = ["train", "addition", "--train-size", 200, "--test-size", 100]
+    assert cli(capsys, *common, "--epochs", 3, "--run-dir", tmp_path / "straight")[0] == 0
+    assert cli(capsys, *common, "--epochs", 1, "--run-dir", tmp_path / "split")[0] == 0
+    assert cli(capsys, "train", "addition", "--resume", tmp_path / "split", "--epochs", 3)[0] == 0
+
+    def losses(run):
+        return [(e["event"], e["step"], e["loss"]) for e in read_metrics(run)]
+
+    assert losses(tmp_path / "split") == losses(tmp_path / "straight")
+    weights = [(tmp_path / r / "model.safetensors").read_bytes() for r in ("split", "straight")]
+    assert weights[0] == weights[1]
+
+
+def test_resume_errors(tiny_run, tmp_path, capsys):
+    run, _ = tiny_run
+    before = (run / "metrics.jsonl").read_text()
+    rc, _, err = cli(capsys, "train", "addition", "--run-dir", run)
+    assert_usage_error(rc, err, "--run-dir", "--resume")
+    assert_usage_error(*cli(capsys, "train", "copy", "--resume", run)[::2], "addition", "copy")
+    rc, _, err = cli(capsys, "train", "--resume", tmp_path / "missing")
+    assert_usage_error(rc, err, "--resume", "missing")
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+# ----- bad arguments ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ([], ["command"]),
+        (["fly"], ["fly"]),
+        (["train"], ["task"]),
+        (["train", "juggling"], ["juggling"]),
+        (["train", "addition", "--lr", "abc"], ["--lr", "abc"]),
+        (["train", "addition", "--cell", "foo"], ["cell", "foo"]),
+        (["train", "addition", "--dropout", "1.5"], ["dropout", "1.5"]),
+        (["train", "addition", "--k1", "5", "--k2", "2"], ["k2", "k1"]),
+        (["train", "addition", "--epochs", "0"], ["epochs", "0"]),
+        (["train", "addition", "--optimizer", "sgdd"], ["optimizer", "sgdd"]),
+        (["train", "addition", "--hidden-size", "0"], ["hidden_size", "0"]),
+        (["train", "addition", "--dtype", "float16"], ["dtype", "float16"]),
+        (["train", "addition", "--no-such-flag"], ["--no-such-flag"]),
+        (["train", "text", "--text", "missing.txt"], ["missing.txt"]),
+        (["predict", "run", "one", "2"], ["'one'"]),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, words):
+    rc, _, err = cli(capsys, *argv)
+    assert_usage_error(rc, err, *words)
+    assert not (tmp_path / "runs").exists()  # nothing is written for a run that never started
+
+
+def test_train_help_shows_every_option_with_its_default(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    # an option's entry: its line starting with "  -", then the more-indented lines of its help
+    entries, current = {}, None
+    for line in out.splitlines():
+        if line.startswith("  -"):
+            current = line.split()[0].rstrip(",")
+            entries[current] = line
+        elif current is not None and line.startswith("    "):
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    flags = ["--config", "--run-dir", "--resume", "--progress"]
+    flags += ["--" + name.replace("_", "-") for name in all_options()]
+    assert set(flags) | {"-h"} == set(entries)
+    for flag in flags:
+        assert flag in entries, flag
+        assert "(default:" in " ".join(entries[flag].split()), entries[flag]
+    assert "addition 16" in " ".join(entries["--hidden-size"].split())  # per-task defaults
+
+
+# ----- as a real process -----------------------------------------------------------------------
+
+
+def run_bptt(*argv, cwd: Path) -> subprocess.CompletedProcess:
+    src = str(Path(bptt.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, "-m", "bptt", *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_python_m_bptt_trains_and_predicts(tmp_path):
+    p = run_bptt("train", "addition", *TINY_ADDITION, "--run-dir", "run", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and (tmp_path / "run" / "summary.json").is_file()
+    p = run_bptt("predict", "run", 3, 4, cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip().isdigit(), p.stderr
+    p = run_bptt("predict", "run", 300, 4, cwd=tmp_path)
+    assert_usage_error(p.returncode, p.stderr, "a: ", "300")
+
+
+@pytest.mark.parametrize(
+    "argv", [["train", "addition", "--lr", "abc"], ["train", "addition", "--cell", "foo"]]
+)
+def test_python_m_bptt_reports_bad_arguments_in_one_line(tmp_path, argv):
+    p = run_bptt(*argv, cwd=tmp_path)
+    assert_usage_error(p.returncode, p.stderr)
