@@ -87,6 +87,7 @@ def offline(tmp_path, monkeypatch):
 @pytest.fixture
 def unverified(monkeypatch):
     """What ``--no-verify`` would do: read IDX files that are not the published MNIST."""
+
     def unverified_load(*args, **kwargs):
         return load_mnist(*args, **{**kwargs, "verify": False})
 

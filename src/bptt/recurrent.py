@@ -75,17 +75,37 @@ def scan_forward(
     return ScanCache(xs, states, acts, valid, first_padded)
 
 
+@dataclass
+class Tape:
+    """Per-step gradients of one layer and direction, recorded by backward only on request.
+
+    d_states[k][t] is the whole error reaching state k at step t (dL/dh_t, and dL/dc_t for
+    LSTM): from the output at t and from step t+1. d_ax[t] and d_ah[t] are the gate gradients
+    of step t, so step t's own contribution to each weight gradient is
+
+        dW_ih[t] = d_ax[t]^T x_t      dW_hh[t] = d_ah[t]^T h_{t-1}
+        db_ih[t] = sum_n d_ax[t]      db_hh[t] = sum_n d_ah[t]
+
+    and these sum over t to the gradients ``backward`` returns.
+    """
+
+    d_states: tuple[np.ndarray, ...] = ()  # each (T, N, H)
+    d_ax: np.ndarray | None = None  # (T, N, G*H)
+    d_ah: np.ndarray | None = None  # (T, N, G*H)
+
+
 def scan_backward(
     cell: Cell,
     w: Weights,
     cache: ScanCache,
     d_outputs: np.ndarray | None,
     d_final: tuple[np.ndarray | None, ...],
+    tape: Tape | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], Weights]:
     """Gradients given dL/d outputs (T, N, H) and dL/d final state (tuple of (N, H) or None).
 
     Returns d_xs (T, N, D), the gradient of the initial state (tuple of (N, H)) and the
-    weight gradients.
+    weight gradients. A ``tape`` given is filled with the per-step gradients (see Tape).
     """
     xs, states, acts, valid = cache.xs, cache.states, cache.acts, cache.valid
     T, N, _ = xs.shape
@@ -95,6 +115,8 @@ def scan_backward(
     d_state = tuple(
         np.zeros((N, H), dtype=xs.dtype) if d is None else d for d in d_final
     )  # error arriving from step t+1 (here: from the final state)
+    if tape is not None:
+        tape.d_states = tuple(np.empty((T, N, H), dtype=xs.dtype) for _ in d_state)
     for t in reversed(range(T)):
         prev = tuple(s[t] for s in states)
         now = tuple(s[t + 1] for s in states)
@@ -109,5 +131,10 @@ def scan_backward(
             d_prev = cell.step_backward(w, d_in, prev, now, acts_t, d_ax[t], d_ah[t])
             # a padded step copied the state, so its gradient passes through unchanged
             d_state = tuple(dp + d * ~keep for dp, d in zip(d_prev, d_state))
+        if tape is not None:
+            for recorded, d in zip(tape.d_states, d_in):
+                recorded[t] = d
+    if tape is not None:
+        tape.d_ax, tape.d_ah = d_ax, d_ah
     d_xs, grads = cell.weight_grads(w, xs, states[0][:T], d_ax, d_ah)
     return d_xs, d_state, grads

@@ -26,7 +26,7 @@ import numpy as np
 
 from bptt import validation as check
 from bptt.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights
-from bptt.recurrent import ScanCache, scan_backward, scan_forward
+from bptt.recurrent import ScanCache, Tape, scan_backward, scan_forward
 
 
 @dataclass
@@ -220,11 +220,13 @@ class Recurrent:
 
     # ----- backward -------------------------------------------------------------------------
 
-    def backward(self, d_output, cache: RecurrentCache, d_state=None):
+    def backward(self, d_output, cache: RecurrentCache, d_state=None, *, tapes=None):
         """Gradients of a loss given dL/d output (or None) and dL/d final state (or None).
 
         Returns (d_x, d_state0, grads): d_x shaped like x, d_state0 shaped like the state, and
-        grads keyed and shaped exactly like ``params``.
+        grads keyed and shaped exactly like ``params``. ``tapes``, a list, receives one
+        ``Tape`` per layer and direction (index l * K + k, time in natural order) with every
+        step's gradients; nothing is recorded when it is None.
         """
         K, H = self.num_directions, self.hidden_size
         if not isinstance(cache, RecurrentCache) or len(cache.scans) != self.num_layers * K:
@@ -256,6 +258,7 @@ class Recurrent:
                 check.check_shape(name, d, (self.num_layers * K, N, H), "(L*K, N, H)")
 
         grads: dict[str, np.ndarray] = {}
+        tapes_by_idx: dict[int, Tape] = {}
         d_state0 = [np.zeros((self.num_layers * K, N, H), dtype=self.dtype) for _ in d_state]
         for layer in reversed(range(self.num_layers)):
             if d_out is not None and cache.dropout_masks[layer] is not None:
@@ -269,13 +272,17 @@ class Recurrent:
                 if direction == 1 and d_out_k is not None:
                     d_out_k = _reverse(d_out_k, cache.reverse_index)
                 w = self._weights(layer, direction)
+                tape = None if tapes is None else Tape()
                 d_xs, d_s0, g = scan_backward(
                     self.cell,
                     w,
                     cache.scans[idx],
                     d_out_k,
                     tuple(None if d is None else d[idx] for d in d_state),
+                    tape,
                 )
+                if tape is not None:
+                    tapes_by_idx[idx] = _natural_order(tape, direction, cache.reverse_index)
                 if direction == 1:
                     d_xs = _reverse(d_xs, cache.reverse_index)
                 d_in = d_xs if d_in is None else d_in + d_xs
@@ -286,6 +293,8 @@ class Recurrent:
                         grads[name] = value
             d_out = d_in
         _assert_grads_match(grads, self.params)
+        if tapes is not None:
+            tapes.extend(tapes_by_idx[i] for i in sorted(tapes_by_idx))
         d_x = d_out.transpose(1, 0, 2) if cache.batch_first else d_out
         d_s = tuple(d_state0) if self.cell.num_states == 2 else d_state0[0]
         return d_x, d_s, grads
@@ -307,6 +316,16 @@ def _reverse(a: np.ndarray, reverse_index: np.ndarray | None) -> np.ndarray:
     if reverse_index is None:
         return a[::-1]
     return a[reverse_index, np.arange(a.shape[1])[None, :]]
+
+
+def _natural_order(tape: Tape, direction: int, reverse_index) -> Tape:
+    """The reverse direction runs backwards in time; put its tape back in natural order."""
+    if direction == 0:
+        return tape
+    d_ah = None if tape.d_ah is tape.d_ax else _reverse(tape.d_ah, reverse_index)
+    d_ax = _reverse(tape.d_ax, reverse_index)
+    d_states = tuple(_reverse(d, reverse_index) for d in tape.d_states)
+    return Tape(d_states, d_ax, d_ax if d_ah is None else d_ah)
 
 
 def _assert_grads_match(grads: dict, params: dict) -> None:
