@@ -14,7 +14,8 @@ side (d_ax) and the hidden side (d_ah) differ in the n block. Backward, with dh 
     d_ah = [dr * r(1-r), dz * z(1-z), da_n * r]                  hn = W_hn h_{t-1} + b_hn
     dh_{t-1} = dh * z + d_ah W_hh
 
-Saved per step: r, z, n (N, 3H) and hn (N, H).
+Saved per step: r, z, n (N, 3H) and hn (N, H). The elementwise part is ``forward_pointwise`` /
+``backward_pointwise`` below.
 """
 
 from __future__ import annotations
@@ -23,6 +24,34 @@ import numpy as np
 
 from bptt.cells.base import Cell, Weights
 from bptt.functional import sigmoid
+
+
+def forward_pointwise(gates, ax_t, b_hn, h_prev, hn, h) -> None:
+    """gates (N, 3H) holds h_prev W_hh^T on entry, the activated r, z, n on exit."""
+    H = h.shape[1]
+    np.add(gates[:, 2 * H :], b_hn, out=hn)
+    gates[:, : 2 * H] += ax_t[:, : 2 * H]
+    sigmoid(gates[:, : 2 * H], out=gates[:, : 2 * H])  # r, z
+    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
+    np.multiply(r, hn, out=n)
+    n += ax_t[:, 2 * H :]
+    np.tanh(n, out=n)
+    np.subtract(h_prev, n, out=h)
+    h *= z
+    h += n
+
+
+def backward_pointwise(dh, gates, hn, h_prev, d_ax_t, d_ah_t, dh_direct) -> None:
+    """Gate gradients into d_ax_t and d_ah_t (N, 3H); dh * z into dh_direct (N, H)."""
+    H = dh.shape[1]
+    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
+    da_n = dh * (1.0 - z) * (1.0 - n * n)  # (N, H)
+    np.multiply(da_n * hn, r * (1.0 - r), out=d_ax_t[:, :H])
+    np.multiply(dh * (h_prev - n), z * (1.0 - z), out=d_ax_t[:, H : 2 * H])
+    d_ax_t[:, 2 * H :] = da_n
+    d_ah_t[:, : 2 * H] = d_ax_t[:, : 2 * H]
+    np.multiply(da_n, r, out=d_ah_t[:, 2 * H :])
+    np.multiply(dh, z, out=dh_direct)
 
 
 class GRUCell(Cell):
@@ -47,27 +76,12 @@ class GRUCell(Cell):
         (h_prev,), (h,), (gates, hn) = state_prev, state_out, acts_out
         H = h.shape[1]
         np.matmul(h_prev, w.W_hh.T, out=gates)  # (N, 3H): hidden side of r, z, n
-        hn[...] = gates[:, 2 * H :]
-        if w.b_hh is not None:
-            hn += w.b_hh[2 * H :]
-        gates[:, : 2 * H] += ax_t[:, : 2 * H]
-        sigmoid(gates[:, : 2 * H], out=gates[:, : 2 * H])  # r, z
-        r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
-        np.multiply(r, hn, out=n)
-        n += ax_t[:, 2 * H :]
-        np.tanh(n, out=n)
-        np.subtract(h_prev, n, out=h)
-        h *= z
-        h += n
+        b_hn = w.b_hh[2 * H :] if w.b_hh is not None else np.zeros(H, dtype=h.dtype)
+        forward_pointwise(gates, ax_t, b_hn, h_prev, hn, h)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
         (dh,), (h_prev,), (gates, hn) = d_state, state_prev, acts_t
-        H = dh.shape[1]
-        r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
-        da_n = dh * (1.0 - z) * (1.0 - n * n)  # (N, H)
-        np.multiply(da_n * hn, r * (1.0 - r), out=d_ax_t[:, :H])
-        np.multiply(dh * (h_prev - n), z * (1.0 - z), out=d_ax_t[:, H : 2 * H])
-        d_ax_t[:, 2 * H :] = da_n
-        d_ah_t[:, : 2 * H] = d_ax_t[:, : 2 * H]
-        np.multiply(da_n, r, out=d_ah_t[:, 2 * H :])
-        return (dh * z + d_ah_t @ w.W_hh,)  # dh_{t-1}
+        dh_prev = np.empty_like(dh)  # (N, H): dh * z first, then + d_ah W_hh
+        backward_pointwise(dh, gates, hn, h_prev, d_ax_t, d_ah_t, dh_prev)
+        dh_prev += d_ah_t @ w.W_hh
+        return (dh_prev,)

@@ -19,6 +19,20 @@ from bptt.cells.base import Cell, Weights
 from bptt.functional import ACTIVATIONS
 
 
+def _pointwise(nonlinearity: str):
+    """The elementwise half of the step, forward and backward, for one nonlinearity."""
+    act, act_grad = ACTIVATIONS[nonlinearity]
+
+    def forward(h, ax_t):  # h holds h_prev W_hh^T on entry
+        h += ax_t
+        act(h, out=h)
+
+    def backward(dh, h, d_ax_t):
+        np.multiply(dh, act_grad(h), out=d_ax_t)
+
+    return forward, backward
+
+
 class RNNCell(Cell):
     num_gates = 1
     num_states = 1
@@ -30,15 +44,14 @@ class RNNCell(Cell):
             )
         self.nonlinearity = nonlinearity
         self.name = f"rnn_{nonlinearity}"
-        self.act, self.act_grad = ACTIVATIONS[nonlinearity]
+        self._forward, self._backward = _pointwise(nonlinearity)
 
     def step_forward(self, w: Weights, ax_t, state_prev, state_out, acts_out) -> None:
         (h_prev,), (h,) = state_prev, state_out
         np.matmul(h_prev, w.W_hh.T, out=h)  # (N, H)
-        h += ax_t
-        self.act(h, out=h)
+        self._forward(h, ax_t)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
         (dh,), (h,) = d_state, state_t
-        np.multiply(dh, self.act_grad(h), out=d_ax_t)  # da_t (N, H)
+        self._backward(dh, h, d_ax_t)  # da_t (N, H)
         return (d_ax_t @ w.W_hh,)  # dh_{t-1} (N, H)
