@@ -5,6 +5,7 @@
     bptt sample RUN               generate text from a character model
     bptt predict RUN A B          add two integers with a trained binary adder
     bptt gradcheck                check every cell's gradients against finite differences
+    bptt explain                  the five steps of BPTT worked with real numbers
     bptt info                     versions, BLAS, optional extras
 
 Options resolve as: built-in defaults < the task's defaults < a TOML ``--config`` file < flags
@@ -37,6 +38,7 @@ from bptt.commands import (
     cmd_sample,
     cmd_train,
 )
+from bptt.commands_explain import add_explain_parser, cmd_explain
 
 __all__ = ["main", "build_parser", "all_options"]
 
@@ -151,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gradcheck", help="check every cell's gradients by finite differences")
     gc.add_argument("--seed", type=int, default=0, help="seed of the random network (default: 0)")
 
+    add_explain_parser(sub)
     sub.add_parser("info", help="versions, BLAS and optional extras")
     return parser
 
@@ -161,6 +164,7 @@ COMMANDS = {
     "sample": cmd_sample,
     "predict": cmd_predict,
     "gradcheck": cmd_gradcheck,
+    "explain": cmd_explain,
     "info": cmd_info,
 }
 

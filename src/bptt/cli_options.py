@@ -54,6 +54,9 @@ def train_options() -> dict:
         "patience": "evaluations without improvement before stopping (0: never stop)",
         "seed": "seed of data, initialisation, shuffling and dropout",
         "keep_checkpoints": "checkpoints kept in the run directory",
+        "diagnostics_every": "record the gradient flow (dL/dh_t norms over t, gradient norms, "
+        "update ratios) in metrics.jsonl every N optimizer steps; --diagnostics N for short "
+        "(0: off)",
     }
     out = {}
     for f in dataclasses.fields(TrainConfig):
@@ -110,6 +113,6 @@ def train_config(options: dict):
 
     values = {}
     for f in dataclasses.fields(TrainConfig):
-        v = options[f.name]
+        v = options.get(f.name, f.default)  # a run saved before the field existed
         values[f.name] = None if f.default is None and v == 0 else v
     return TrainConfig(**values)

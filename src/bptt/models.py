@@ -4,10 +4,12 @@ Every model has ``params`` (dotted PyTorch-style names: ``embedding.weight``,
 ``rnn.weight_ih_l0``, ``head.weight``, ...; the arrays are the layers' own, so an optimizer
 updating ``params`` in place updates the layers) and
 
-    loss_and_grads(batch, state=None) -> (loss, grads, state, metrics)
+    loss_and_grads(batch, state=None, *, tapes=None) -> (loss, grads, state, metrics)
 
 where ``grads`` has exactly the keys and shapes of ``params`` (asserted in ``_flat_grads``) and
 ``state`` is the recurrent layer's final state, for carrying into the next batch of a stream.
+A ``tapes`` list receives the recurrent layer's per-step gradients (see ``Recurrent.backward``
+and ``bptt.diagnostics``); nothing is recorded when it is None.
 
     SequenceClassifier   one label per sequence, read out from h_n at each sequence's last
                          real step (both directions when bidirectional)
@@ -163,7 +165,7 @@ class SequenceClassifier(Model):
         _, state, _ = self.rnn.forward(x, state, lengths)
         return self.head.forward(_readout(state, self.rnn))[0]  # (N, C)
 
-    def loss_and_grads(self, batch: Batch, state=None):
+    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
         _, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)
         feats = _readout(state, self.rnn)  # (N, K*H)
@@ -171,7 +173,7 @@ class SequenceClassifier(Model):
         loss, d_logits = softmax_cross_entropy(logits, batch.targets)
         d_feats, head_grads = self.head.backward(d_logits, head_cache)  # (N, K*H)
         d_state = _readout_backward(d_feats, state, self.rnn)
-        d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state)
+        d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state, tapes=tapes)
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
@@ -210,14 +212,14 @@ class SequenceTagger(Model):
         out, state, _ = self.rnn.forward(x, state, lengths)
         return self.head.forward(out)[0], state
 
-    def loss_and_grads(self, batch: Batch, state=None):
+    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
         out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)  # (T, N, K*H)
         logits, head_cache = self.head.forward(out)  # (T, N, C)
         mask = _step_mask(batch, logits.shape[:2])
         loss, d_logits = softmax_cross_entropy(logits, batch.targets, mask)
         d_out, head_grads = self.head.backward(d_logits, head_cache)
-        d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache)
+        d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache, tapes=tapes)
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
@@ -263,7 +265,7 @@ class SequenceRegressor(Model):
         feats = out if self.readout == "every" else _readout(state, self.rnn)
         return self.head.forward(feats)[0]
 
-    def loss_and_grads(self, batch: Batch, state=None):
+    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
         out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)
         if self.readout == "every":
@@ -271,13 +273,13 @@ class SequenceRegressor(Model):
             mask = np.broadcast_to(_step_mask(batch, pred.shape[:2])[..., None], pred.shape)
             loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred), mask)
             d_out, head_grads = self.head.backward(d_pred, head_cache)
-            d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache)
+            d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache, tapes=tapes)
         else:
             pred, head_cache = self.head.forward(_readout(state, self.rnn))
             loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred))
             d_feats, head_grads = self.head.backward(d_pred, head_cache)
             d_state = _readout_backward(d_feats, state, self.rnn)
-            d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state)
+            d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state, tapes=tapes)
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )

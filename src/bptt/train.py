@@ -10,6 +10,7 @@ with truncated BPTT (k1, k2) splitting a batch into several such steps, stateful
 carrying ``state`` between batches as values, evaluation every epoch or every N steps, early
 stopping on a validation metric, ``metrics.jsonl`` events, checkpoints that resume bit for
 bit, and Ctrl-C that finishes the step, saves a checkpoint and reports status "interrupted".
+``diagnostics_every`` N adds a gradient-flow event every N steps (``diagnostics.FlowMonitor``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from bptt import checkpoint as ckpt
 from bptt.clip import clip_grad_norm, clip_grad_value, global_norm
+from bptt.diagnostics import FlowMonitor
 from bptt.io import append_jsonl, atomic_write_json, save_weights
 from bptt.models import Batch
 from bptt.optim import make_optimizer
@@ -65,6 +67,7 @@ class TrainConfig:
     patience: int | None = None  # evaluations without improvement before stopping
     seed: int = 0
     keep_checkpoints: int = 3
+    diagnostics_every: int | None = None  # optimizer steps between gradient-flow events
 
     def __post_init__(self):
         if self.early_stopping_metric not in ("loss", "accuracy"):
@@ -74,6 +77,10 @@ class TrainConfig:
             )
         if self.epochs < 1:
             raise ValueError(f"epochs: expected a positive integer, got {self.epochs}")
+        if self.diagnostics_every is not None and self.diagnostics_every < 0:
+            raise ValueError(
+                f"diagnostics_every: expected >= 0 (0: off), got {self.diagnostics_every}"
+            )
 
 
 def evaluate(model, data) -> dict:
@@ -133,6 +140,9 @@ class Trainer:
             c.schedule, c.lr, **{k: options[k] for k in SCHEDULE_OPTIONS.get(c.schedule, ())}
         )
         self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
+        self.flow = None  # off: no tapes are ever requested
+        if c.diagnostics_every:
+            self.flow = FlowMonitor(model, c.diagnostics_every, lambda: self.counters["step"] + 1)
         self.counters = {
             "step": 0,
             "epoch": 0,
@@ -229,6 +239,7 @@ class Trainer:
         self._check_finite(loss, grads)
         c, step = self.config, self.counters["step"]
         grad_norm = global_norm(grads)
+        pending = None if self.flow is None else self.flow.before_step(grads)
         if c.clip_norm is not None:
             clip_grad_norm(grads, c.clip_norm)
         if c.clip_value is not None:
@@ -249,6 +260,8 @@ class Trainer:
         if "correct" in metrics:
             event["accuracy"] = metrics["correct"] / max(metrics["count"], 1)
         self._log(event)
+        if pending is not None:
+            self._log(self.flow.event(pending, step + 1, self.counters["epoch"]))
 
     def _evaluate_and_track(self) -> bool:
         """Evaluate on the validation set; True when early stopping says stop."""
@@ -322,6 +335,7 @@ class Trainer:
 
     def _loop(self) -> str:
         c, counters = self.config, self.counters
+        learner = self.model if self.flow is None else self.flow  # who computes gradients
         bar = _progress_bar(
             self.progress,
             c.epochs * len(self.train_data),
@@ -341,13 +355,13 @@ class Trainer:
                     if self.tbptt is not None:
                         if not self.train_data.stateful:
                             self.tbptt.reset()  # independent sequences share no context
-                        for loss, grads, metrics in self.tbptt.updates(self.model, batch, state):
+                        for loss, grads, metrics in self.tbptt.updates(learner, batch, state):
                             self._update(loss, grads, metrics, t0)
                             if c.max_steps is not None and counters["step"] >= c.max_steps:
                                 break
                         self.carry = self.tbptt.state
                     else:
-                        loss, grads, self.carry, metrics = self.model.loss_and_grads(batch, state)
+                        loss, grads, self.carry, metrics = learner.loss_and_grads(batch, state)
                         self._update(loss, grads, metrics, t0)
                     counters["batch"] += 1
                     bar.update(1)
