@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import NoReturn
 import numpy as np
 
 from bptt.data.idx import parse_idx, read_idx_bytes
+from bptt.io import atomic_write_bytes
 from bptt.validation import check_positive_int
 
 MIRRORS = (
@@ -161,7 +161,7 @@ def _download(
             failures.append(f"{url}: {type(e).__name__}: {e}")
             continue
         path = folder / f"{spec.name}.gz"
-        _write_atomic(path, packed)
+        atomic_write_bytes(path, packed)
         return data, str(path)
     _raise_not_found(folder, spec, False, mirrors, failures)
 
@@ -172,21 +172,6 @@ def _urllib_fetch(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "bptt"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return response.read()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _check_md5(data: bytes, expected: str, source: str, what: str) -> None:
