@@ -9,6 +9,9 @@ of the loss on those k1 steps, sent back through the last k2 steps only (k2 >= k
     window    = [e - k2, e),   started from the state at e - k2, held as a value (no gradient)
     gradient  = d/dtheta  sum_{tau in [e-k1, e)} loss_tau,  truncated at e - k2
 
+When the batch length is not a multiple of k1, its last run of m < k1 new steps goes back
+through those m steps and the k2 - k1 steps of context (k2 - k1 + m in all).
+
 The window is recomputed from the state saved at its start with the current weights, so a
 window always uses one set of weights. The state carried to the next window is read off the
 same forward pass. k1 = k2 = T is full BPTT; k1 = k2 = k is training on chunks of k with the
