@@ -6,6 +6,9 @@
     bptt predict RUN A B          add two integers with a trained binary adder
     bptt gradcheck                check every cell's gradients against finite differences
     bptt explain                  the five steps of BPTT worked with real numbers
+    bptt plot RUN                 PNG pictures: curves, gradient flow, states and gates
+    bptt report RUN               one self-contained HTML page about a run
+    bptt vanishing                dL/dh_t of RNN, LSTM and GRU on the adding problem
     bptt info                     versions, BLAS, optional extras
 
 Options resolve as: built-in defaults < the task's defaults < a TOML ``--config`` file < flags
@@ -39,6 +42,7 @@ from bptt.commands import (
     cmd_train,
 )
 from bptt.commands_explain import add_explain_parser, cmd_explain
+from bptt.commands_plot import add_plot_parsers, cmd_plot, cmd_report, cmd_vanishing
 
 __all__ = ["main", "build_parser", "all_options"]
 
@@ -154,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--seed", type=int, default=0, help="seed of the random network (default: 0)")
 
     add_explain_parser(sub)
+    add_plot_parsers(sub)
     sub.add_parser("info", help="versions, BLAS and optional extras")
     return parser
 
@@ -165,6 +170,9 @@ COMMANDS = {
     "predict": cmd_predict,
     "gradcheck": cmd_gradcheck,
     "explain": cmd_explain,
+    "plot": cmd_plot,
+    "report": cmd_report,
+    "vanishing": cmd_vanishing,
     "info": cmd_info,
 }
 

@@ -121,9 +121,10 @@ def _split_synthetic(make, opts: dict, seed: int):
 
 def load_task(name: str, opts: dict, seed: int) -> TaskData:
     """Build the data of task ``name`` from the resolved options."""
+    dtype = np.dtype(opts.get("dtype", "float32"))
     if name == "addition":
         bits = opts["bits"]
-        parts = _split_synthetic(lambda n, r: binary_addition(n, r, bits), opts, seed)
+        parts = _split_synthetic(lambda n, r: binary_addition(n, r, bits, dtype), opts, seed)
         sets = [
             ArrayBatches(xs, ys, opts["batch_size"], per_step_targets=True)
             for xs, ys, _, _ in parts
@@ -132,7 +133,9 @@ def load_task(name: str, opts: dict, seed: int) -> TaskData:
             *sets, input_size=2, output_size=2, model="tagger", extra={"test_pairs": parts[2]}
         )
     if name == "adding":
-        parts = _split_synthetic(lambda n, r: adding_problem(n, opts["length"], r), opts, seed)
+        parts = _split_synthetic(
+            lambda n, r: adding_problem(n, opts["length"], r, dtype), opts, seed
+        )
         sets = [ArrayBatches(xs, ys[:, None], opts["batch_size"]) for xs, ys in parts]
         return TaskData(*sets, input_size=2, output_size=1, model="regressor")
     if name == "copy":
@@ -159,7 +162,7 @@ def load_task(name: str, opts: dict, seed: int) -> TaskData:
             (data.test_images, data.test_labels),
         ):
             xs, ys = mnist_sequences(images, labels, opts["view"], permutation_seed=seed)
-            sets.append(ArrayBatches(xs, ys, opts["batch_size"]))
+            sets.append(ArrayBatches(xs.astype(dtype, copy=False), ys, opts["batch_size"]))
         D = 28 if opts["view"] == "rows" else 1
         return TaskData(*sets, input_size=D, output_size=10, model="classifier")
     if name == "text":
