@@ -54,7 +54,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.0  # SGD and RMSprop
     schedule: str = "constant"  # constant | step | exponential | cosine_warmup
-    warmup_steps: int = 0
+    warmup_steps: int = 0  # capped below the run's total steps
     step_size: int = 1000  # StepLR
     gamma: float = 0.5  # StepLR and ExponentialLR
     min_lr: float = 0.0  # cosine
@@ -131,7 +131,7 @@ class Trainer:
         total = c.max_steps or c.epochs * len(train_data) * self._updates_per_batch()
         options = {
             "total_steps": total,
-            "warmup_steps": c.warmup_steps,
+            "warmup_steps": min(c.warmup_steps, max(total - 1, 0)),  # short runs: warm-up fits
             "step_size": c.step_size,
             "gamma": c.gamma,
             "min_lr": c.min_lr,
