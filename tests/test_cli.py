@@ -351,6 +351,16 @@ def test_resume_errors(tiny_run, tmp_path, capsys):
     assert (run / "metrics.jsonl").read_text() == before
 
 
+def test_resume_refuses_options_it_would_ignore(tiny_run, capsys):
+    run, _ = tiny_run
+    before = (run / "metrics.jsonl").read_text()
+    rc, _, err = cli(capsys, "train", "--resume", run, "--lr", "0.5", "--cell", "gru")
+    assert_usage_error(rc, err, "only --epochs and --max-steps", "--cell", "--lr")
+    rc, _, err = cli(capsys, "train", "--resume", run, "--run-dir", run / "elsewhere")
+    assert_usage_error(rc, err, "--run-dir")
+    assert (run / "metrics.jsonl").read_text() == before
+
+
 # ----- bad arguments ---------------------------------------------------------------------------
 
 

@@ -31,14 +31,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume: expected a run directory with config.json, got {args.resume}"
             )
         saved = json.loads(config_path.read_text())
-        options = {
-            **saved["options"],
-            **{
-                k: v
-                for k, v in vars(args).items()
-                if k in ("epochs", "max_steps") and v is not None
-            },
-        }
+        given = {k: v for k, v in vars(args).items() if k in saved["options"] and v is not None}
+        fixed = sorted(set(given) - {"epochs", "max_steps"})
+        if fixed or args.config is not None or args.run_dir is not None:
+            flags = ["--" + k.replace("_", "-") for k in fixed]
+            flags += [f for f, v in (("--config", args.config), ("--run-dir", args.run_dir)) if v]
+            raise UsageError(
+                "--resume continues a run with its saved options; only --epochs and "
+                f"--max-steps may change, got {', '.join(flags)}"
+            )
+        options = {**saved["options"], **given}
         task, run_dir = saved["task"], args.resume
         if args.task not in (None, task):
             raise UsageError(f"--resume: expected task {task} (the run's), got {args.task}")
