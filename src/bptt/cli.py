@@ -19,6 +19,7 @@ Errors print one line and exit 2 (bad input) or 1 (training failed); Ctrl-C exit
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -194,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteError as e:
         print(f"bptt: training stopped: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # the reader went away (bptt ... | head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (DatasetNotFoundError, CheckpointError, ValueError, TypeError, OSError) as e:
         message = " ".join(str(e).split())
         print(f"bptt: error: {message}", file=sys.stderr)
