@@ -145,7 +145,7 @@ class BpttNet:
             self.params[name] -= LR * g
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        out, _, _ = self.rnn.forward(x)
+        out, _, _ = self.rnn.forward(x, for_backward=False)
         return self.head.forward(out if self.every_step else out[-1])[0]
 
 

@@ -137,10 +137,22 @@ class Model:
         for name, target in self.params.items():
             np.copyto(target, state_dict[name])
 
+    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
+        """-> (loss, grads keyed like params, final state, metrics); see the module docstring."""
+        return self._run(batch, state, True, tapes)
+
+    def loss(self, batch: Batch, state=None):
+        """Forward only (no cache kept for a backward pass) -> (loss, final state, metrics)."""
+        loss, _, state, metrics = self._run(batch, state, False)
+        return loss, state, metrics
+
+    def _run(self, batch: Batch, state, backward: bool, tapes: list | None = None):
+        raise NotImplementedError
+
     def advance_state(self, inputs: np.ndarray, state=None):
         """Run the recurrent layer over inputs (T, N[, D]) from state; the final state only."""
         x, _ = self._encode(inputs)
-        return self.rnn.forward(x, state)[1]
+        return self.rnn.forward(x, state, for_backward=False)[1]
 
     def _encode(self, inputs: np.ndarray):
         """Token ids (T, N) -> vectors (T, N, D) through the embedding, or floats unchanged."""
@@ -162,23 +174,25 @@ class SequenceClassifier(Model):
 
     def logits(self, inputs: np.ndarray, lengths=None, state=None) -> np.ndarray:
         x, _ = self._encode(inputs)
-        _, state, _ = self.rnn.forward(x, state, lengths)
+        _, state, _ = self.rnn.forward(x, state, lengths, for_backward=False)
         return self.head.forward(_readout(state, self.rnn))[0]  # (N, C)
 
-    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
+    def _run(self, batch: Batch, state, backward: bool, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
-        _, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)
+        _, state, rnn_cache = self.rnn.forward(x, state, batch.lengths, for_backward=backward)
         feats = _readout(state, self.rnn)  # (N, K*H)
         logits, head_cache = self.head.forward(feats)  # (N, C)
         loss, d_logits = softmax_cross_entropy(logits, batch.targets)
+        correct = int((logits.argmax(axis=1) == batch.targets).sum())
+        metrics = {"loss": loss, "correct": correct, "count": len(batch.targets)}
+        if not backward:
+            return loss, None, state, metrics
         d_feats, head_grads = self.head.backward(d_logits, head_cache)  # (N, K*H)
         d_state = _readout_backward(d_feats, state, self.rnn)
         d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state, tapes=tapes)
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
-        correct = int((logits.argmax(axis=1) == batch.targets).sum())
-        metrics = {"loss": loss, "correct": correct, "count": len(batch.targets)}
         return loss, grads, state, metrics
 
 
@@ -209,22 +223,24 @@ class SequenceTagger(Model):
     def logits(self, inputs: np.ndarray, lengths=None, state=None):
         """-> (logits (T, N, C), final state)."""
         x, _ = self._encode(inputs)
-        out, state, _ = self.rnn.forward(x, state, lengths)
+        out, state, _ = self.rnn.forward(x, state, lengths, for_backward=False)
         return self.head.forward(out)[0], state
 
-    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
+    def _run(self, batch: Batch, state, backward: bool, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
-        out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)  # (T, N, K*H)
+        out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths, for_backward=backward)
         logits, head_cache = self.head.forward(out)  # (T, N, C)
         mask = _step_mask(batch, logits.shape[:2])
         loss, d_logits = softmax_cross_entropy(logits, batch.targets, mask)
+        hits = (logits.argmax(axis=2) == batch.targets) & mask
+        metrics = {"loss": loss, "correct": int(hits.sum()), "count": int(mask.sum())}
+        if not backward:
+            return loss, None, state, metrics
         d_out, head_grads = self.head.backward(d_logits, head_cache)
         d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache, tapes=tapes)
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
-        hits = (logits.argmax(axis=2) == batch.targets) & mask
-        metrics = {"loss": loss, "correct": int(hits.sum()), "count": int(mask.sum())}
         return loss, grads, state, metrics
 
 
@@ -261,29 +277,31 @@ class SequenceRegressor(Model):
 
     def predict(self, inputs: np.ndarray, lengths=None, state=None) -> np.ndarray:
         x, _ = self._encode(inputs)
-        out, state, _ = self.rnn.forward(x, state, lengths)
+        out, state, _ = self.rnn.forward(x, state, lengths, for_backward=False)
         feats = out if self.readout == "every" else _readout(state, self.rnn)
         return self.head.forward(feats)[0]
 
-    def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
+    def _run(self, batch: Batch, state, backward: bool, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
-        out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths)
-        if self.readout == "every":
-            pred, head_cache = self.head.forward(out)  # (T, N, O)
+        out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths, for_backward=backward)
+        every = self.readout == "every"
+        pred, head_cache = self.head.forward(out if every else _readout(state, self.rnn))
+        mask = None  # (T, N, O) for a per-step readout
+        if every:
             mask = np.broadcast_to(_step_mask(batch, pred.shape[:2])[..., None], pred.shape)
-            loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred), mask)
-            d_out, head_grads = self.head.backward(d_pred, head_cache)
-            d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache, tapes=tapes)
+        loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred), mask)
+        metrics = {"loss": loss, "count": int(pred.shape[-2])}  # N
+        if not backward:
+            return loss, None, state, metrics
+        d_feats, head_grads = self.head.backward(d_pred, head_cache)
+        if every:
+            d_x, _, rnn_grads = self.rnn.backward(d_feats, rnn_cache, tapes=tapes)
         else:
-            pred, head_cache = self.head.forward(_readout(state, self.rnn))
-            loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred))
-            d_feats, head_grads = self.head.backward(d_pred, head_cache)
             d_state = _readout_backward(d_feats, state, self.rnn)
             d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state, tapes=tapes)
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
-        metrics = {"loss": loss, "count": int(pred.shape[-2])}  # N
         return loss, grads, state, metrics
 
 

@@ -31,6 +31,7 @@ class ScanCache:
     acts: tuple[np.ndarray, ...]  # each (T, N, width) saved by the cell
     valid: np.ndarray | None  # (T, N, 1) bool, None when every sequence has all T steps
     first_padded: int  # first step at which some sequence has ended (T when none)
+    for_backward: bool = True  # False: acts hold only the last step
 
     @property
     def outputs(self) -> np.ndarray:
@@ -49,15 +50,21 @@ def scan_forward(
     xs: np.ndarray,
     state0: tuple[np.ndarray, ...],
     valid: np.ndarray | None = None,
+    for_backward: bool = True,
 ) -> ScanCache:
-    """Run ``cell`` over xs (T, N, D) from state0 (tuple of (N, H)); see the module docstring."""
+    """Run ``cell`` over xs (T, N, D) from state0 (tuple of (N, H)); see the module docstring.
+
+    With ``for_backward=False`` the cell's activations live in one step's buffers, reused at
+    every step (they stay in cache): faster, but the result cannot be backpropagated.
+    """
     T, N, _ = xs.shape
     H = w.W_hh.shape[1]
     ax = cell.project_inputs(w, xs)  # (T, N, G*H)
     states = tuple(np.empty((T + 1, N, H), dtype=xs.dtype) for _ in range(cell.num_states))
     for s, s0 in zip(states, state0):
         s[0] = s0
-    acts = tuple(np.empty((T, N, width), dtype=xs.dtype) for width in cell.act_widths(H))
+    kept = T if for_backward else 1
+    acts = tuple(np.empty((kept, N, width), dtype=xs.dtype) for width in cell.act_widths(H))
     first_padded = T
     if valid is not None:
         full_steps = valid.all(axis=(1, 2))  # (T,) True until the first sequence ends
@@ -68,11 +75,11 @@ def scan_forward(
     for t in range(T):
         prev = tuple(s[t] for s in states)
         new = tuple(s[t + 1] for s in states)
-        cell.step_forward(w, ax[t], prev, new, tuple(a[t] for a in acts))
+        cell.step_forward(w, ax[t], prev, new, tuple(a[t if for_backward else 0] for a in acts))
         if t >= first_padded:
             for s_new, s_prev in zip(new, prev):
                 np.copyto(s_new, s_prev, where=~valid[t])
-    return ScanCache(xs, states, acts, valid, first_padded)
+    return ScanCache(xs, states, acts, valid, first_padded, for_backward)
 
 
 @dataclass

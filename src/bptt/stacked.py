@@ -159,11 +159,12 @@ class Recurrent:
             checked.append(s)
         return tuple(checked)
 
-    def forward(self, x: np.ndarray, state0=None, lengths=None):
+    def forward(self, x: np.ndarray, state0=None, lengths=None, *, for_backward: bool = True):
         """x (T, N, D), or (N, T, D) with batch_first -> (output, final state, cache).
 
         ``lengths`` (N,) ints in [1, T]: outputs past a sequence's end are zero and its final
-        state is the state at its last real step.
+        state is the state at its last real step. ``for_backward=False`` (inference) keeps
+        only what the outputs need, which is faster; its cache cannot go to ``backward``.
         """
         legend = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
         check.check_array("x", x, 3, legend, self.dtype)
@@ -199,6 +200,7 @@ class Recurrent:
                     xs,
                     tuple(s[idx] for s in states0),
                     valid,
+                    for_backward,
                 )
                 out = scan.outputs  # (T, N, H)
                 outs.append(out if direction == 0 else _reverse(out, reverse_index))
@@ -233,6 +235,11 @@ class Recurrent:
             raise TypeError(
                 "cache: expected the RecurrentCache returned by this layer's forward, "
                 f"got {type(cache).__name__}"
+            )
+        if not cache.scans[0].for_backward:
+            raise ValueError(
+                "cache: expected one from forward(..., for_backward=True), got "
+                "an inference cache (for_backward=False), which keeps too little"
             )
         first = cache.scans[0]
         T, N, _ = first.xs.shape

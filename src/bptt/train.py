@@ -90,7 +90,7 @@ def evaluate(model, data) -> dict:
     model.eval()
     total, count, correct, state, m = 0.0, 0, 0, None, {}
     for batch in data.epoch(None):
-        loss, _, final, m = model.loss_and_grads(batch, state if data.stateful else None)
+        loss, final, m = model.loss(batch, state if data.stateful else None)
         state = final
         total += loss * m["count"]
         count += m["count"]
