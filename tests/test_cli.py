@@ -447,3 +447,13 @@ def test_python_m_bptt_trains_and_predicts(tmp_path):
 def test_python_m_bptt_reports_bad_arguments_in_one_line(tmp_path, argv):
     p = run_bptt(*argv, cwd=tmp_path)
     assert_usage_error(p.returncode, p.stderr)
+
+
+def test_train_without_safetensors_fails_before_training(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    rc, _, err = cli(capsys, "train", "addition", *TINY_ADDITION, "--run-dir", tmp_path / "r")
+    assert_usage_error(rc, err, "safetensors", "bptt[train]")
+    assert not (tmp_path / "r").exists()

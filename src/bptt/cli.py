@@ -198,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (bptt ... | head): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (DatasetNotFoundError, CheckpointError, ValueError, TypeError, OSError) as e:
+    except (
+        DatasetNotFoundError,
+        CheckpointError,
+        ImportError,
+        ValueError,
+        TypeError,
+        OSError,
+    ) as e:
         message = " ".join(str(e).split())
         print(f"bptt: error: {message}", file=sys.stderr)
         return EXIT_USAGE

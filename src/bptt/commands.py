@@ -21,8 +21,11 @@ from bptt.cli_options import (
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from bptt.io import require_safetensors
     from bptt.tasks import addition_report, build_model, load_task
     from bptt.train import Trainer
+
+    require_safetensors()  # fail before training, not at the first checkpoint
 
     if args.resume is not None:
         config_path = args.resume / "config.json"

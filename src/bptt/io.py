@@ -229,7 +229,8 @@ def read_jsonl(path: str | os.PathLike) -> list:
     return records
 
 
-def _safetensors():
+def require_safetensors():
+    """The safetensors module, or an ImportError that says how to install it."""
     try:
         import safetensors
         import safetensors.numpy
@@ -268,13 +269,13 @@ def weights_bytes(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] 
         ):
             raise TypeError(f"metadata: expected a dict of str -> str, got {metadata!r}")
         metadata = dict(metadata)
-    return _safetensors().numpy.save(tensors, metadata=metadata)
+    return require_safetensors().numpy.save(tensors, metadata=metadata)
 
 
 def weights_from_bytes(data: bytes, source: str | os.PathLike = "<bytes>") -> dict[str, np.ndarray]:
     """Arrays from the bytes of a safetensors file, each a fresh writable copy, sorted by name.
     CheckpointError naming ``source`` when the bytes are not a whole safetensors file."""
-    st = _safetensors()
+    st = require_safetensors()
     try:
         loaded = st.numpy.load(bytes(data))
     except (st.SafetensorError, KeyError, ValueError, TypeError) as e:
