@@ -457,3 +457,19 @@ def test_train_without_safetensors_fails_before_training(tmp_path, capsys, monke
     rc, _, err = cli(capsys, "train", "addition", *TINY_ADDITION, "--run-dir", tmp_path / "r")
     assert_usage_error(rc, err, "safetensors", "bptt[train]")
     assert not (tmp_path / "r").exists()
+
+
+def test_sample_needs_only_the_run_not_the_text_it_was_trained_on(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("to be or not to be, that is the question. " * 40, encoding="utf-8")
+    run = tmp_path / "run"
+    argv = ["train", "text", "--text", corpus, "--run-dir", run, "--hidden-size", "8"]
+    argv += ["--num-layers", "1", "--embedding-dim", "4", "--seq-len", "10", "--batch-size", "4"]
+    assert cli(capsys, *argv, "--epochs", "1")[0] == 0
+    saved = json.loads((run / "vocabulary.json").read_text())
+    assert saved == {"chars": "".join(sorted(set(corpus.read_text())))}
+    before = cli(capsys, "sample", run, "--prime", "to be", "--length", "30")[1]
+    corpus.unlink()
+    rc, after, err = cli(capsys, "sample", run, "--prime", "to be", "--length", "30")
+    assert rc == 0, err
+    assert after == before and after.startswith("to be")

@@ -108,18 +108,24 @@ def _best(model, run_dir: Path):
     return model.eval()
 
 
-def load_run(run_dir: Path):
+def load_run(run_dir: Path, *, need_data: bool = True):
     """Rebuild a run's model from config.json and its best weights.
 
-    Returns (task, options, data, model)."""
-    from bptt.tasks import build_model, load_task
+    Returns (task, options, data, model). With ``need_data=False`` a text run is rebuilt from
+    its saved vocabulary.json alone, without reading the text it was trained on."""
+    from bptt.data import Vocabulary
+    from bptt.tasks import build_model, load_task, text_task_data
 
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise UsageError(f"RUN: expected a run directory with config.json, got {run_dir}")
     saved = json.loads(config_path.read_text())
     task, options = saved["task"], saved["options"]
-    data = load_task(task, options, options["seed"])
+    vocab_path = run_dir / "vocabulary.json"
+    if task == "text" and not need_data and vocab_path.is_file():
+        data = text_task_data(Vocabulary.from_json(vocab_path.read_text()), options)
+    else:
+        data = load_task(task, options, options["seed"])
     model = build_model(data, options, np.random.default_rng(0))
     return task, options, data, _best(model, run_dir)
 
@@ -140,7 +146,7 @@ def cmd_eval(args) -> int:
 def cmd_sample(args) -> int:
     from bptt.tasks import sample_text
 
-    task, options, data, model = load_run(args.run)
+    task, options, data, model = load_run(args.run, need_data=False)
     if task != "text":
         raise UsageError(f"sample: expected a run of the text task, got a {task} run")
     if args.length < 1:

@@ -180,20 +180,26 @@ def load_task(name: str, opts: dict, seed: int) -> TaskData:
         text = load_text(opts["text"] or EMBEDDED_TEXT)
         vocab = Vocabulary.from_text(text)
         train_ids, val_ids = split_text(vocab.encode(text), 0.1)
-        sets = [
+        train, val = (
             StreamBatches(ids, opts["batch_size"], opts["seq_len"]) for ids in (train_ids, val_ids)
-        ]
-        return TaskData(
-            sets[0],
-            sets[1],
-            sets[1],
-            input_size=opts["embedding_dim"],
-            output_size=len(vocab),
-            model="tagger",
-            vocab_size=len(vocab),
-            vocabulary=vocab,
         )
+        return text_task_data(vocab, opts, train, val)
     raise ValueError(f"task: expected one of {sorted(TASK_DEFAULTS)}, got {name!r}")
+
+
+def text_task_data(vocab: Vocabulary, opts: dict, train=None, validation=None) -> TaskData:
+    """The character model's shape from its vocabulary; the data sets are optional (sampling
+    needs only the vocabulary saved with the run)."""
+    return TaskData(
+        train,
+        validation,
+        validation,
+        input_size=opts["embedding_dim"],
+        output_size=len(vocab),
+        model="tagger",
+        vocab_size=len(vocab),
+        vocabulary=vocab,
+    )
 
 
 def build_model(data: TaskData, opts: dict, rng: np.random.Generator):

@@ -302,6 +302,8 @@ class Trainer:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.run_dir / "config.json", self.config_dict())
+            if self.vocabulary is not None:
+                atomic_write_json(self.run_dir / "vocabulary.json", self.vocabulary)
         old_handler = None
         try:
             old_handler = signal.signal(signal.SIGINT, self._on_sigint)
