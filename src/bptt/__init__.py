@@ -1,6 +1,7 @@
 """bptt: recurrent networks trained with backpropagation through time written out by hand."""
 
-from bptt.stacked import GRU, LSTM, RNN, Recurrent, RecurrentCache
+from bptt.recurrent_layers import GRU, LSTM, RNN
+from bptt.stacked import Recurrent, RecurrentCache
 
 __version__ = "0.1.0"
 

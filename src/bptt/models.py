@@ -28,7 +28,8 @@ import numpy as np
 
 from bptt.layers import Embedding, Linear
 from bptt.losses import mean_squared_error, softmax_cross_entropy
-from bptt.stacked import GRU, LSTM, RNN, Recurrent
+from bptt.recurrent_layers import GRU, LSTM, RNN
+from bptt.stacked import Recurrent
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 

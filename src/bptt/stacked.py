@@ -1,4 +1,7 @@
-"""Level 3: PyTorch-compatible recurrent layers: stacked layers and two directions over time.
+"""Level 3: ``Recurrent``, any cell stacked in layers and run in one or two directions.
+
+The public classes ``RNN``, ``LSTM`` and ``GRU`` (``bptt.recurrent_layers``) are this with a
+cell and PyTorch's constructor:
 
     RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
         batch_first=False, dropout=0.0, bidirectional=False, *, dtype=float32, rng=None)
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bptt import validation as check
-from bptt.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights
+from bptt.cells import Cell, Weights
 from bptt.recurrent import ScanCache, Tape, scan_backward, scan_forward
 
 
@@ -340,95 +343,3 @@ def _assert_grads_match(grads: dict, params: dict) -> None:
     assert grads.keys() == params.keys(), (sorted(grads), sorted(params))
     for name, p in params.items():
         assert grads[name].shape == p.shape and grads[name].dtype == p.dtype, name
-
-
-class RNN(Recurrent):
-    """Elman RNN, h_t = tanh or relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); see the module doc."""
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        nonlinearity="tanh",
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        *,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            RNNCell(nonlinearity),
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype=dtype,
-            rng=rng,
-        )
-        self.nonlinearity = nonlinearity
-
-
-class LSTM(Recurrent):
-    """Long short-term memory, gates i, f, g, o; state (h, c); see ``bptt.cells.lstm``."""
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        *,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            LSTMCell(),
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype=dtype,
-            rng=rng,
-        )
-
-
-class GRU(Recurrent):
-    """Gated recurrent unit, gates r, z, n (b_hn inside the reset product); see bptt.cells.gru."""
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        *,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            GRUCell(),
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype=dtype,
-            rng=rng,
-        )

@@ -31,6 +31,7 @@ from bptt.diagnostics import FlowMonitor
 from bptt.io import append_jsonl, atomic_write_json, save_weights
 from bptt.models import Batch
 from bptt.optim import make_optimizer
+from bptt.progress import progress_bar
 from bptt.schedules import make_schedule
 from bptt.tbptt import TruncatedBPTT
 
@@ -338,7 +339,7 @@ class Trainer:
     def _loop(self) -> str:
         c, counters = self.config, self.counters
         learner = self.model if self.flow is None else self.flow  # who computes gradients
-        bar = _progress_bar(
+        bar = progress_bar(
             self.progress,
             c.epochs * len(self.train_data),
             counters["epoch"] * len(self.train_data) + counters["batch"],
@@ -388,25 +389,3 @@ class Trainer:
             return "completed"
         finally:
             bar.close()
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix(self, **kw) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(enabled: bool, total: int, initial: int):
-    """tqdm on stderr when enabled (default: only when stderr is a terminal)."""
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, initial=initial, file=sys.stderr, unit="batch", dynamic_ncols=True)
