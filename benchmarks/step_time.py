@@ -42,19 +42,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import tracemalloc
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+from machine import gemm_peak_gflops, machine_info, peak_rss_bytes, tracemalloc_peak
 
 from bptt import GRU, LSTM, RNN
+from bptt.io import atomic_write_json
 from bptt.layers import Linear
 from bptt.losses import softmax_cross_entropy
 
@@ -63,7 +61,6 @@ GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3}
 METRICS = ("train", "sgd", "infer")
 LR = 1e-3
 AGREE_RTOL = 1e-4
-ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO_")  # thread and core-type settings
 MiB = 2**20
 
 
@@ -216,36 +213,6 @@ def time_blocks(libs: dict, blocks: int, repeats: int, warmup: int, pause: float
     return times
 
 
-def tracemalloc_peak(fn) -> int:
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def peak_rss_bytes(reset: bool = False) -> int:
-    """This process's peak RSS: VmHWM on Linux (optionally reset first), else ru_maxrss.
-
-    ru_maxrss is not usable on Linux here: after fork + exec it starts from the parent's peak,
-    so a child of a big benchmark process would show no growth at all.
-    """
-    if reset:
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")  # sets VmHWM to the current RSS (Linux >= 4.0)
-        except OSError:
-            pass  # then the growth is measured from the peak so far, a lower bound
-    try:
-        with open("/proc/self/status") as f:
-            return 1024 * next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss if sys.platform == "darwin" else rss * 1024  # Linux reports KiB
-
-
 def rss_child(payload: str) -> None:
     """Fresh process: growth of peak RSS over one training step of one library."""
     job = json.loads(payload)
@@ -277,61 +244,6 @@ def rss_growth(lib: str, cell: str, cfg: Config, seed: int) -> int:
     if done.returncode != 0:
         raise RuntimeError(f"memory child for {lib}/{cell} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])["rss_growth"]
-
-
-def gemm_peak_gflops(n: int = 1024, repeats: int = 5) -> float:
-    a, b = np.random.default_rng(0).standard_normal((2, n, n), dtype=np.float32)
-    out = np.empty((n, n), dtype=np.float32)
-    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.matmul(a, b, out=out)
-        times.append(time.perf_counter() - start)
-    return 2.0 * n**3 / statistics.median(times) / 1e9
-
-
-def blas_description() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-
-        pools = threadpool_info()
-        return "; ".join(
-            f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, "
-            f"{p.get('num_threads')} threads)"
-            for p in pools
-        )
-    except ImportError:
-        pass
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        extra = blas.get("openblas configuration", "")
-        return f"{blas.get('name')} {blas.get('version')}" + (f" [{extra}]" if extra else "")
-    except Exception as error:  # the format of show_config differs across numpy versions
-        return f"unknown ({type(error).__name__})"
-
-
-def machine_info(torch) -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = models[0] if models else cpu
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    info = {
-        "cpu": cpu,
-        "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas": blas_description(),
-        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
-    }
-    if torch is not None:
-        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
-    return info
 
 
 def bench_one(cfg: Config, cell: str, torch, args) -> dict:
@@ -429,21 +341,6 @@ def header_lines(info: dict, args, torch_note: str) -> list[str]:
     return lines + [table_line([name for name, _ in columns], args.memory)]
 
 
-def write_json_atomic(path: str, data: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".step_time-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -505,7 +402,7 @@ def main(argv=None) -> int:
             print(format_row(rows[-1], args.memory), flush=True)
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("json", "child_rss")}
-        write_json_atomic(args.json, {"machine": info, "settings": settings, "rows": rows})
+        atomic_write_json(args.json, {"machine": info, "settings": settings, "rows": rows})
     return 0
 
 
