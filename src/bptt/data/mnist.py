@@ -194,9 +194,9 @@ def _raise_not_found(
         lines.append("(that folder was given as data_dir / --data-dir, so nothing is downloaded)")
     else:
         lines.append(
-            "or pass --data-dir DIR (data_dir=DIR) naming a folder that holds all four files"
+            "or name a folder that holds all four files (--data-dir DIR; in Python, data_dir=DIR);"
         )
-        lines.append("download=True fetches them from: " + ", ".join(mirrors))
+        lines.append("missing files are downloaded from: " + ", ".join(mirrors))
     if failures:
         lines.append("download failed from every mirror:")
         lines += [f"    {f}" for f in failures]
