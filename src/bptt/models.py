@@ -30,6 +30,7 @@ from bptt.layers import Embedding, Linear
 from bptt.losses import mean_squared_error, softmax_cross_entropy
 from bptt.recurrent_layers import GRU, LSTM, RNN
 from bptt.stacked import Recurrent
+from bptt.validation import load_arrays_into
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
@@ -121,22 +122,8 @@ class Model:
         return {name: value.copy() for name, value in self.params.items()}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Load flat dotted names, reporting every missing, unexpected or mis-shaped key at once."""
-        missing = sorted(set(self.params) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(self.params))
-        problems = [f"missing key {k!r}" for k in missing]
-        problems += [f"unexpected key {k!r}" for k in unexpected]
-        for name in sorted(set(self.params) & set(state_dict)):
-            value, target = np.asarray(state_dict[name]), self.params[name]
-            if value.shape != target.shape or value.dtype != target.dtype:
-                problems.append(
-                    f"{name}: expected {target.dtype} {target.shape}, "
-                    f"got {value.dtype} {value.shape}"
-                )
-        if problems:
-            raise ValueError("load_state_dict: " + "; ".join(problems))
-        for name, target in self.params.items():
-            np.copyto(target, state_dict[name])
+        """Load flat dotted names in place; every missing, unexpected or mis-shaped key at once."""
+        load_arrays_into(self.params, state_dict)
 
     def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
         """-> (loss, grads keyed like params, final state, metrics); see the module docstring."""

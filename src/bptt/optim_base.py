@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from bptt.validation import FLOAT_DTYPES
+from bptt.validation import FLOAT_DTYPES, array_dict_problems
 
 
 def _number(name: str, value, low: float = 0.0, high: float | None = None) -> float:
@@ -54,23 +54,6 @@ def _check_params(params) -> dict[str, np.ndarray]:
     if problems:
         raise TypeError("params: " + "; ".join(problems))
     return dict(params)  # our own key set; the arrays stay the caller's live ones
-
-
-def _array_problems(expected: dict[str, np.ndarray], got: dict, what: str) -> list[str]:
-    """Every way ``got`` fails to have exactly ``expected``'s keys, shapes and dtypes."""
-    problems = [f"missing {what} {k!r}" for k in expected if k not in got]
-    problems += [f"unexpected {what} {k!r}" for k in got if k not in expected]
-    for key, target in expected.items():
-        value = got.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, np.ndarray):
-            problems.append(f"{key!r}: expected numpy.ndarray, got {type(value).__name__}")
-        elif value.shape != target.shape:
-            problems.append(f"{key!r}: expected shape {target.shape}, got {value.shape}")
-        elif value.dtype != target.dtype:
-            problems.append(f"{key!r}: expected dtype {target.dtype}, got {value.dtype}")
-    return problems
 
 
 def _json_normal(value):
@@ -128,7 +111,7 @@ class Optimizer:
             raise TypeError(
                 f"grads: expected a dict name -> numpy.ndarray, got {type(grads).__name__}"
             )
-        problems = _array_problems(self.params, grads, "gradient")
+        problems = array_dict_problems(self.params, grads, what="gradient", quote=True)
         if problems:
             raise ValueError("grads do not match params: " + "; ".join(problems))
 
@@ -182,7 +165,7 @@ class Optimizer:
         targets = {
             f"{s}.{n}": a for s, per_param in self.state.items() for n, a in per_param.items()
         }
-        problems += _array_problems(targets, arrays, "array")
+        problems += array_dict_problems(targets, arrays, what="array", quote=True)
         if problems:
             raise ValueError("load_state_dict: " + "; ".join(problems))
         for key, target in targets.items():

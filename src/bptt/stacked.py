@@ -113,24 +113,7 @@ class Recurrent:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Copy values in place (``params`` references stay valid); report every problem at once."""
-        missing = [k for k in self.params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in self.params]
-        problems = [f"missing key {k!r}" for k in missing]
-        problems += [f"unexpected key {k!r}" for k in unexpected]
-        for name, target in self.params.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            if not isinstance(value, np.ndarray):
-                problems.append(f"{name}: expected numpy.ndarray, got {type(value).__name__}")
-            elif value.shape != target.shape:
-                problems.append(f"{name}: expected shape {target.shape}, got {value.shape}")
-            elif value.dtype != target.dtype:
-                problems.append(f"{name}: expected dtype {target.dtype}, got {value.dtype}")
-        if problems:
-            raise ValueError("load_state_dict: " + "; ".join(problems))
-        for name, target in self.params.items():
-            np.copyto(target, state_dict[name])
+        check.load_arrays_into(self.params, state_dict)
 
     def train(self, mode: bool = True) -> Recurrent:
         self.training = bool(mode)

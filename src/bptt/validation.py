@@ -58,3 +58,31 @@ def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
             f"got min {lengths.min()} and max {lengths.max()}"
         )
     return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, N, 1)
+
+
+def array_dict_problems(expected: dict, got: dict, *, what: str = "key", quote: bool = False):
+    """Every way ``got`` fails to have exactly ``expected``'s keys, and arrays of its shapes and
+    dtypes; one message each (names shown with quotes when ``quote``)."""
+    problems = [f"missing {what} {k!r}" for k in expected if k not in got]
+    problems += [f"unexpected {what} {k!r}" for k in got if k not in expected]
+    for key, target in expected.items():
+        if key not in got:
+            continue
+        value, name = got[key], repr(key) if quote else key
+        if not isinstance(value, np.ndarray):
+            problems.append(f"{name}: expected numpy.ndarray, got {type(value).__name__}")
+        elif value.shape != target.shape:
+            problems.append(f"{name}: expected shape {target.shape}, got {value.shape}")
+        elif value.dtype != target.dtype:
+            problems.append(f"{name}: expected dtype {target.dtype}, got {value.dtype}")
+    return problems
+
+
+def load_arrays_into(params: dict, state_dict: dict) -> None:
+    """Copy ``state_dict`` into the arrays of ``params`` in place (references stay valid), after
+    checking keys, shapes and dtypes; every problem is reported at once and nothing is copied."""
+    problems = array_dict_problems(params, state_dict)
+    if problems:
+        raise ValueError("load_state_dict: " + "; ".join(problems))
+    for name, target in params.items():
+        np.copyto(target, state_dict[name])
