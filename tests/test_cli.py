@@ -12,26 +12,9 @@ import pytest
 
 import bptt
 from bptt.cli import all_options, main
+from cli_helpers import assert_usage_error, cli
 
 TINY_ADDITION = ["--epochs", "2", "--train-size", "200", "--test-size", "100"]
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    """Run ``bptt argv`` in-process; returns (exit status, stdout, stderr)."""
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_usage_error(rc: int, err: str, *words: str) -> None:
-    """Exit 2 with exactly one line on stderr, 'bptt: error: ...', naming every word."""
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("bptt: error:"), err
-    for word in words:
-        assert word in lines[0], (word, err)
 
 
 def printed_config(out: str, task: str) -> dict:

@@ -18,6 +18,7 @@ import bptt.data.mnist
 import bptt.tasks
 from bptt.cli import main
 from bptt.data import load_mnist
+from cli_helpers import assert_usage_error, cli
 
 NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -26,21 +27,6 @@ NAMES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 TINY = ["--validation-size", "16", "--epochs", "1", "--hidden-size", "8", "--batch-size", "16"]
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_usage_error(rc: int, err: str, *words: str) -> None:
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("bptt: error:"), err
-    for word in words:
-        assert word in lines[0], (word, err)
 
 
 def idx_bytes(a: np.ndarray) -> bytes:
