@@ -35,6 +35,7 @@ C classes.
     python benchmarks/step_time.py                        # everything; torch if importable
     python benchmarks/step_time.py --configs mnist --repeats 3
     python benchmarks/step_time.py --smoke                # tiny sizes, seconds, for CI
+    python benchmarks/step_time.py --backend numpy        # the NumPy reference kernels
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from machine import gemm_peak_gflops, machine_info, peak_rss_bytes, tracemalloc_peak
 
-from bptt import GRU, LSTM, RNN
+from bptt import GRU, LSTM, RNN, fused
 from bptt.io import atomic_write_json
 from bptt.layers import Linear
 from bptt.losses import softmax_cross_entropy
@@ -110,8 +111,9 @@ def make_data(cfg: Config, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
 class BpttNet:
     """bptt's recurrent layer + linear head; parameters named like torch's ModuleDict."""
 
-    def __init__(self, cell: str, cfg: Config, rng: np.random.Generator):
+    def __init__(self, cell: str, cfg: Config, rng: np.random.Generator, backend: str = "auto"):
         kwargs = {"num_layers": cfg.num_layers, "bidirectional": cfg.bidirectional, "rng": rng}
+        kwargs["backend"] = backend
         if cell == "rnn_tanh":
             self.rnn = RNN(cfg.D, cfg.H, nonlinearity="tanh", **kwargs)
         else:
@@ -218,7 +220,7 @@ def rss_child(payload: str) -> None:
     job = json.loads(payload)
     cfg = Config(**job["config"])
     rng = np.random.default_rng(job["seed"])
-    net = BpttNet(job["cell"], cfg, rng)
+    net = BpttNet(job["cell"], cfg, rng, job["backend"])
     x, y = make_data(cfg, rng)
     tiny = (x[:1, :1].copy(), y[:1, :1] if cfg.every_step else y[:1])
     if job["lib"] == "torch":
@@ -233,8 +235,9 @@ def rss_child(payload: str) -> None:
     print(json.dumps({"rss_growth": peak_rss_bytes() - before}))
 
 
-def rss_growth(lib: str, cell: str, cfg: Config, seed: int) -> int:
-    payload = json.dumps({"lib": lib, "cell": cell, "config": asdict(cfg), "seed": seed})
+def rss_growth(lib: str, cell: str, cfg: Config, seed: int, backend: str) -> int:
+    job = {"lib": lib, "cell": cell, "config": asdict(cfg), "seed": seed, "backend": backend}
+    payload = json.dumps(job)
     done = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child-rss", payload],
         capture_output=True,
@@ -248,7 +251,7 @@ def rss_growth(lib: str, cell: str, cfg: Config, seed: int) -> int:
 
 def bench_one(cfg: Config, cell: str, torch, args) -> dict:
     rng = np.random.default_rng(args.seed)
-    b = BpttNet(cell, cfg, rng)
+    b = BpttNet(cell, cfg, rng, args.backend)
     x, y = make_data(cfg, rng)
     libs = {
         "bptt": {
@@ -280,7 +283,9 @@ def bench_one(cfg: Config, cell: str, torch, args) -> dict:
     )
     row["bptt_tracemalloc_peak_bytes"] = tracemalloc_peak(lambda: b.train_step(x, y))
     if args.memory:
-        row["rss_growth_bytes"] = {lib: rss_growth(lib, cell, cfg, args.seed) for lib in libs}
+        row["rss_growth_bytes"] = {
+            lib: rss_growth(lib, cell, cfg, args.seed, args.backend) for lib in libs
+        }
     return row
 
 
@@ -318,6 +323,7 @@ def header_lines(info: dict, args, torch_note: str) -> list[str]:
         f"# cpu: {info['cpu']}, {info['logical_cores']} logical cores "
         f"({info['usable_cores']} usable); python {info['python']}",
         f"# numpy {info['numpy']}; BLAS: {info['blas']}",
+        f"# bptt backend: {args.backend} -> LSTM/GRU elementwise steps on {args.resolved_backend}",
         f"# torch: {torch_note}",
     ]
     if info["env"]:
@@ -357,6 +363,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--memory", action="store_true", help="add peak-RSS growth, in fresh processes")
     add("--smoke", action="store_true", help="tiny sizes, 1 block/repeat/warm-up, no pause")
     add("--no-torch", action="store_true", help="time bptt only")
+    add(
+        "--backend",
+        choices=fused.BACKENDS,
+        default="auto",
+        help="bptt's elementwise kernels: numpy, numba (fused), auto (numba when installed)",
+    )
     add("--json", metavar="PATH", default=None, help="write results as JSON here, atomically")
     add("--child-rss", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -383,6 +395,11 @@ def main(argv=None) -> int:
             torch_note = "not importable: timing bptt only"
         else:
             torch_note = f"{torch.__version__}, {torch.get_num_threads()} threads (default)"
+    args.resolved_backend = fused.resolve_backend(args.backend, np.float32)
+    if args.resolved_backend == "numba":
+        import numba
+
+        args.resolved_backend = f"numba {numba.__version__} (fused kernels)"
     args.peak_repeats = 3 if args.smoke else 5
     args.peak_gflops = gemm_peak_gflops(repeats=args.peak_repeats)
     info = machine_info(torch)

@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from backends import backends_for, require
 from bptt import GRU, LSTM, RNN
 from bptt.gradcheck import check_gradients
 
@@ -18,33 +19,43 @@ LENGTHS = np.array([5, 2, 4])
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 
-def make_model(cell, rng, **kwargs):
+def make_model(cell, rng, backend, **kwargs):
+    require(backend)
     if cell.startswith("rnn"):
-        return RNN(D, H, nonlinearity=cell[4:], dtype=np.float64, rng=rng, **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[cell](D, H, dtype=np.float64, rng=rng, **kwargs)
+        return RNN(
+            D, H, nonlinearity=cell[4:], dtype=np.float64, rng=rng, backend=backend, **kwargs
+        )
+    return {"lstm": LSTM, "gru": GRU}[cell](
+        D, H, dtype=np.float64, rng=rng, backend=backend, **kwargs
+    )
 
 
-MATRIX = list(
-    itertools.product(CELLS, [True, False], [1, 2], [False, True], [False, True], [False, True])
-)
+MATRIX = [
+    (cell, *rest, backend)
+    for cell, *rest in itertools.product(
+        CELLS, [True, False], [1, 2], [False, True], [False, True], [False, True]
+    )
+    for backend in backends_for(cell)
+]
 
 
 @pytest.mark.parametrize(
-    "cell, bias, num_layers, bidirectional, ragged, batch_first",
+    "cell, bias, num_layers, bidirectional, ragged, batch_first, backend",
     MATRIX,
     ids=[
         f"{c}-{'bias' if b else 'nobias'}-L{L}-{'bi' if bi else 'uni'}-"
-        f"{'ragged' if r else 'full'}-{'bf' if bf else 'tm'}"
-        for c, b, L, bi, r, bf in MATRIX
+        f"{'ragged' if r else 'full'}-{'bf' if bf else 'tm'}-{be}"
+        for c, b, L, bi, r, bf, be in MATRIX
     ],
 )
 def test_every_gradient_matches_finite_differences(
-    cell, bias, num_layers, bidirectional, ragged, batch_first
+    cell, bias, num_layers, bidirectional, ragged, batch_first, backend
 ):
     rng = np.random.default_rng(0)
     model = make_model(
         cell,
         rng,
+        backend,
         num_layers=num_layers,
         bias=bias,
         bidirectional=bidirectional,

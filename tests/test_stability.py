@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from backends import require
 from bptt import GRU, LSTM, RNN
 from bptt.functional import log_softmax, sigmoid
 
@@ -13,18 +14,21 @@ D, H, T, N = 3, 4, 6, 3
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 
-def make_model(cell, dtype, rng, **kwargs):
+def make_model(cell, dtype, rng, backend, **kwargs):
+    require(backend)
+    kwargs.update(dtype=dtype, rng=rng, backend=backend)
     if cell.startswith("rnn"):
-        return RNN(D, H, nonlinearity=cell[4:], dtype=dtype, rng=rng, **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[cell](D, H, dtype=dtype, rng=rng, **kwargs)
+        return RNN(D, H, nonlinearity=cell[4:], **kwargs)
+    return {"lstm": LSTM, "gru": GRU}[cell](D, H, **kwargs)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [50.0, 1000.0])
 @pytest.mark.parametrize("cell", CELLS)
-def test_forward_and_backward_stay_finite_at_extreme_inputs(cell, scale, dtype):
+def test_forward_and_backward_stay_finite_at_extreme_inputs(cell, scale, dtype, backend):
     rng = np.random.default_rng(0)
-    model = make_model(cell, dtype, rng, num_layers=2, bidirectional=True)
+    model = make_model(cell, dtype, rng, backend, num_layers=2, bidirectional=True)
     signs = rng.choice([-1.0, 1.0], size=(T, N, D))
     x = (scale * signs * rng.uniform(0.5, 1.0, size=(T, N, D))).astype(dtype)  # (T, N, D)
     is_lstm = cell == "lstm"

@@ -10,16 +10,19 @@ caller does not have.
 import numpy as np
 import pytest
 
+from backends import require
 from bptt import GRU, LSTM, RNN
 
 D, H, T, N = 3, 4, 6, 2
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 
-def make_model(cell, rng, **kwargs):
+def make_model(cell, rng, backend, **kwargs):
+    require(backend)
+    kwargs.update(dtype=np.float64, rng=rng, backend=backend)
     if cell.startswith("rnn"):
-        return RNN(D, H, nonlinearity=cell[4:], dtype=np.float64, rng=rng, **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[cell](D, H, dtype=np.float64, rng=rng, **kwargs)
+        return RNN(D, H, nonlinearity=cell[4:], **kwargs)
+    return {"lstm": LSTM, "gru": GRU}[cell](D, H, **kwargs)
 
 
 def as_tuple(state, is_lstm):
@@ -30,14 +33,15 @@ def from_tuple(states, is_lstm):
     return tuple(states) if is_lstm else states[0]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("cell", CELLS)
 def test_stepping_one_call_per_step_equals_one_call_over_the_sequence(
-    cell, batch_first, num_layers
+    cell, batch_first, num_layers, backend
 ):
     rng = np.random.default_rng(0)
-    model = make_model(cell, rng, num_layers=num_layers, batch_first=batch_first)
+    model = make_model(cell, rng, backend, num_layers=num_layers, batch_first=batch_first)
     is_lstm = cell == "lstm"
     time_axis = 1 if batch_first else 0
     x = rng.standard_normal((N, T, D) if batch_first else (T, N, D))

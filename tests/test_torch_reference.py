@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from backends import backends_for, require
 from bptt import GRU, LSTM, RNN
 
 torch = pytest.importorskip("torch")
@@ -22,13 +23,15 @@ TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 TOLERANCES = {np.float64: dict(rtol=0, atol=1e-10), np.float32: dict(rtol=1e-5, atol=1e-6)}
 
 
-def make_pair(cell, dtype, rng, **kwargs):
+def make_pair(cell, dtype, rng, backend="numpy", **kwargs):
     """Our model and a torch model holding the same weights (copied through state_dict)."""
+    require(backend)
     if cell.startswith("rnn"):
-        ours = RNN(D, H, nonlinearity=cell[4:], dtype=dtype, rng=rng, **kwargs)
+        ours = RNN(D, H, nonlinearity=cell[4:], dtype=dtype, rng=rng, backend=backend, **kwargs)
         theirs = torch.nn.RNN(D, H, nonlinearity=cell[4:], dtype=TORCH_DTYPE[dtype], **kwargs)
     else:
-        ours = {"lstm": LSTM, "gru": GRU}[cell](D, H, dtype=dtype, rng=rng, **kwargs)
+        layer = {"lstm": LSTM, "gru": GRU}[cell]
+        ours = layer(D, H, dtype=dtype, rng=rng, backend=backend, **kwargs)
         module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
         theirs = module(D, H, dtype=TORCH_DTYPE[dtype], **kwargs)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
@@ -49,8 +52,9 @@ def torch_forward(module, x, state0, lengths, batch_first):
     return out, state
 
 
-MATRIX = list(
-    itertools.product(
+MATRIX = [
+    (cell, *rest, backend)
+    for cell, *rest in itertools.product(
         CELLS,
         [True, False],
         [1, 2],
@@ -59,26 +63,28 @@ MATRIX = list(
         [False, True],
         [np.float64, np.float32],
     )
-)
+    for backend in backends_for(cell)
+]
 
 
 @pytest.mark.parametrize(
-    "cell, bias, num_layers, bidirectional, ragged, batch_first, dtype",
+    "cell, bias, num_layers, bidirectional, ragged, batch_first, dtype, backend",
     MATRIX,
     ids=[
         f"{c}-{'bias' if b else 'nobias'}-L{L}-{'bi' if bi else 'uni'}-"
-        f"{'ragged' if r else 'full'}-{'bf' if bf else 'tm'}-{np.dtype(dt).name}"
-        for c, b, L, bi, r, bf, dt in MATRIX
+        f"{'ragged' if r else 'full'}-{'bf' if bf else 'tm'}-{np.dtype(dt).name}-{be}"
+        for c, b, L, bi, r, bf, dt, be in MATRIX
     ],
 )
 def test_forward_and_backward_match_torch(
-    cell, bias, num_layers, bidirectional, ragged, batch_first, dtype
+    cell, bias, num_layers, bidirectional, ragged, batch_first, dtype, backend
 ):
     rng = np.random.default_rng(0)
     ours, theirs = make_pair(
         cell,
         dtype,
         rng,
+        backend,
         num_layers=num_layers,
         bias=bias,
         bidirectional=bidirectional,

@@ -2,7 +2,7 @@
 
 Each is ``Recurrent`` (stacked layers and directions over the time loop, ``bptt.stacked``)
 with its cell. The arguments and their order are ``torch.nn.RNN``'s, ``torch.nn.LSTM``'s and
-``torch.nn.GRU``'s, plus keyword-only ``dtype`` and ``rng``.
+``torch.nn.GRU``'s, plus keyword-only ``dtype``, ``rng`` and ``backend`` (see ``bptt.stacked``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class RNN(Recurrent):
         *,
         dtype=np.float32,
         rng=None,
+        backend="auto",
     ):
         super().__init__(
             RNNCell(nonlinearity),
@@ -41,6 +42,7 @@ class RNN(Recurrent):
             bidirectional,
             dtype=dtype,
             rng=rng,
+            backend=backend,
         )
         self.nonlinearity = nonlinearity
 
@@ -60,6 +62,7 @@ class LSTM(Recurrent):
         *,
         dtype=np.float32,
         rng=None,
+        backend="auto",
     ):
         super().__init__(
             LSTMCell(),
@@ -72,6 +75,7 @@ class LSTM(Recurrent):
             bidirectional,
             dtype=dtype,
             rng=rng,
+            backend=backend,
         )
 
 
@@ -90,6 +94,7 @@ class GRU(Recurrent):
         *,
         dtype=np.float32,
         rng=None,
+        backend="auto",
     ):
         super().__init__(
             GRUCell(),
@@ -102,4 +107,5 @@ class GRU(Recurrent):
             bidirectional,
             dtype=dtype,
             rng=rng,
+            backend=backend,
         )

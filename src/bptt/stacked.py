@@ -4,7 +4,8 @@ The public classes ``RNN``, ``LSTM`` and ``GRU`` (``bptt.recurrent_layers``) are
 cell and PyTorch's constructor:
 
     RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-        batch_first=False, dropout=0.0, bidirectional=False, *, dtype=float32, rng=None)
+        batch_first=False, dropout=0.0, bidirectional=False, *, dtype=float32, rng=None,
+        backend="auto")
     LSTM(...) and GRU(...) take the same arguments but ``nonlinearity``.
 
 Shapes (time-major inside; ``batch_first`` transposes x, output and their gradients only):
@@ -18,6 +19,10 @@ last real step (pack_padded_sequence semantics when ``lengths`` is given).
 
 Parameters carry PyTorch's names, shapes, gate order and initialisation U(-1/sqrt(H), 1/sqrt(H)),
 so ``state_dict()`` loads into ``torch.nn.LSTM`` and back.
+
+``backend`` picks who runs the elementwise half of each step: "numpy" (the reference),
+"numba" (fused compiled loops, ``bptt.fused``) or "auto" (numba for float32 when installed).
+It changes speed only: parameters, caches and results are the same to float32 round-off.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bptt import fused
 from bptt import validation as check
 from bptt.cells import Cell, Weights
 from bptt.recurrent import ScanCache, Tape, scan_backward, scan_forward
@@ -58,8 +64,8 @@ class Recurrent:
         *,
         dtype=np.float32,
         rng: np.random.Generator | None = None,
+        backend: str = "auto",
     ):
-        self.cell = cell
         self.input_size = check.check_positive_int("input_size", input_size)
         self.hidden_size = check.check_positive_int("hidden_size", hidden_size)
         self.num_layers = check.check_positive_int("num_layers", num_layers)
@@ -78,6 +84,8 @@ class Recurrent:
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
         self.dtype = check.check_dtype(dtype)
+        self.backend = fused.resolve_backend(backend, self.dtype)
+        self.cell = cell.with_backend(self.backend)
         self.rng = rng if rng is not None else np.random.default_rng()
         self.training = True
         self.params = self._init_params()

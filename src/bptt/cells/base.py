@@ -14,6 +14,9 @@ Shapes: T time steps, N batch, D input features, H hidden units, G gates.
 ``acts`` is a tuple of (N, width) arrays the cell saves for its backward pass; their widths
 are ``act_widths(H)``.
 
+The elementwise half of a step lives in the cell's ``pointwise`` pair (forward, backward):
+NumPy functions by default, the fused kernels of ``bptt.fused`` after ``with_backend("numba")``.
+
 ``d_ax_t`` is the gradient of the loss with respect to the input-side pre-activations of
 step t, ``d_ah_t`` with respect to the hidden-side ones (``h_prev @ W_hh.T + b_hh``). They are
 the same array for RNN and LSTM; GRU keeps two because its reset gate multiplies the hidden
@@ -22,9 +25,12 @@ side of the candidate.
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
+
+from bptt import fused
 
 
 class Weights(NamedTuple):
@@ -43,6 +49,16 @@ class Cell:
     num_gates: int = 1  # G
     num_states: int = 1  # 1 for (h,), 2 for (h, c)
     separate_hidden_grads: bool = False  # True when d_ah differs from d_ax (GRU)
+    backend: str = "numpy"  # who runs the elementwise half of the step: "numpy" or "numba"
+    pointwise: fused.Pointwise  # (forward_pointwise, backward_pointwise)
+
+    def with_backend(self, backend: str) -> Cell:
+        """A copy of this cell whose elementwise step runs on ``backend`` ('numpy' or 'numba')."""
+        cell = copy.copy(self)
+        cell.backend = backend
+        if backend == "numba" and self.name in fused.FUSED_CELLS:
+            cell.pointwise = fused.load(self.name)
+        return cell
 
     def act_widths(self, H: int) -> tuple[int, ...]:
         """Widths of the per-step arrays saved for the backward pass."""

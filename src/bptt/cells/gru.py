@@ -24,6 +24,7 @@ import numpy as np
 
 from bptt.cells.base import Cell, Weights
 from bptt.functional import sigmoid
+from bptt.fused import Pointwise
 
 
 def forward_pointwise(gates, ax_t, b_hn, h_prev, hn, h) -> None:
@@ -57,6 +58,7 @@ def backward_pointwise(dh, gates, hn, h_prev, d_ax_t, d_ah_t, dh_direct) -> None
 class GRUCell(Cell):
     name = "gru"
     num_gates = 3
+    pointwise = Pointwise(forward_pointwise, backward_pointwise)
     num_states = 1
     separate_hidden_grads = True
 
@@ -77,11 +79,11 @@ class GRUCell(Cell):
         H = h.shape[1]
         np.matmul(h_prev, w.W_hh.T, out=gates)  # (N, 3H): hidden side of r, z, n
         b_hn = w.b_hh[2 * H :] if w.b_hh is not None else np.zeros(H, dtype=h.dtype)
-        forward_pointwise(gates, ax_t, b_hn, h_prev, hn, h)
+        self.pointwise.forward(gates, ax_t, b_hn, h_prev, hn, h)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
         (dh,), (h_prev,), (gates, hn) = d_state, state_prev, acts_t
         dh_prev = np.empty_like(dh)  # (N, H): dh * z first, then + d_ah W_hh
-        backward_pointwise(dh, gates, hn, h_prev, d_ax_t, d_ah_t, dh_prev)
+        self.pointwise.backward(dh, gates, hn, h_prev, d_ax_t, d_ah_t, dh_prev)
         dh_prev += d_ah_t @ w.W_hh
         return (dh_prev,)

@@ -14,7 +14,8 @@ Backward, with dh = dL/dh_t and dc = dL/dc_t arriving from the output and from s
     dh_{t-1} = da W_hh
 
 Saved per step: the four activated gates (N, 4H) and tanh(c_t) (N, H). The elementwise part
-is ``forward_pointwise`` / ``backward_pointwise`` below.
+is ``forward_pointwise`` / ``backward_pointwise`` below
+(fused into compiled loops by ``bptt.fused.lstm`` under the numba backend).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from bptt.cells.base import Cell, Weights
 from bptt.functional import sigmoid
+from bptt.fused import Pointwise
 
 
 def forward_pointwise(gates, ax_t, c_prev, c, tanh_c, h) -> None:
@@ -54,6 +56,7 @@ def backward_pointwise(dh, dc_next, gates, c_prev, tanh_c, d_ax_t, dc_prev) -> N
 class LSTMCell(Cell):
     name = "lstm"
     num_gates = 4
+    pointwise = Pointwise(forward_pointwise, backward_pointwise)
     num_states = 2
 
     def act_widths(self, H: int) -> tuple[int, ...]:
@@ -62,10 +65,10 @@ class LSTMCell(Cell):
     def step_forward(self, w: Weights, ax_t, state_prev, state_out, acts_out) -> None:
         (h_prev, c_prev), (h, c), (gates, tanh_c) = state_prev, state_out, acts_out
         np.matmul(h_prev, w.W_hh.T, out=gates)  # (N, 4H)
-        forward_pointwise(gates, ax_t, c_prev, c, tanh_c, h)
+        self.pointwise.forward(gates, ax_t, c_prev, c, tanh_c, h)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
         (dh, dc_next), (_, c_prev), (gates, tanh_c) = d_state, state_prev, acts_t
         dc_prev = np.empty_like(dc_next)  # (N, H)
-        backward_pointwise(dh, dc_next, gates, c_prev, tanh_c, d_ax_t, dc_prev)
+        self.pointwise.backward(dh, dc_next, gates, c_prev, tanh_c, d_ax_t, dc_prev)
         return d_ax_t @ w.W_hh, dc_prev  # dh_{t-1}, dc_{t-1}

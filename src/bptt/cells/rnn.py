@@ -17,10 +17,14 @@ import numpy as np
 
 from bptt.cells.base import Cell, Weights
 from bptt.functional import ACTIVATIONS
+from bptt.fused import Pointwise
 
 
-def _pointwise(nonlinearity: str):
-    """The elementwise half of the step, forward and backward, for one nonlinearity."""
+def _pointwise(nonlinearity: str) -> Pointwise:
+    """The elementwise half of the step, forward and backward, for one nonlinearity.
+
+    Two NumPy calls each way, so there is nothing to fuse: every backend runs these.
+    """
     act, act_grad = ACTIVATIONS[nonlinearity]
 
     def forward(h, ax_t):  # h holds h_prev W_hh^T on entry
@@ -30,7 +34,7 @@ def _pointwise(nonlinearity: str):
     def backward(dh, h, d_ax_t):
         np.multiply(dh, act_grad(h), out=d_ax_t)
 
-    return forward, backward
+    return Pointwise(forward, backward)
 
 
 class RNNCell(Cell):
@@ -44,14 +48,14 @@ class RNNCell(Cell):
             )
         self.nonlinearity = nonlinearity
         self.name = f"rnn_{nonlinearity}"
-        self._forward, self._backward = _pointwise(nonlinearity)
+        self.pointwise = _pointwise(nonlinearity)
 
     def step_forward(self, w: Weights, ax_t, state_prev, state_out, acts_out) -> None:
         (h_prev,), (h,) = state_prev, state_out
         np.matmul(h_prev, w.W_hh.T, out=h)  # (N, H)
-        self._forward(h, ax_t)
+        self.pointwise.forward(h, ax_t)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
         (dh,), (h,) = d_state, state_t
-        self._backward(dh, h, d_ax_t)  # da_t (N, H)
+        self.pointwise.backward(dh, h, d_ax_t)  # da_t (N, H)
         return (d_ax_t @ w.W_hh,)  # dh_{t-1} (N, H)
