@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bptt import __version__
+from bptt import __version__, fused
 from bptt.cli_options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -200,9 +200,11 @@ def cmd_info(args) -> int:
     import platform
 
     print(f"bptt {__version__}, Python {platform.python_version()}, numpy {np.__version__}")
-    for extra in ("safetensors", "tqdm", "matplotlib", "torch"):
+    for extra in ("safetensors", "tqdm", "matplotlib", "numba", "torch"):
         found = importlib.util.find_spec(extra) is not None
         print(f"  {extra}: {'installed' if found else 'not installed'}")
+    backend = fused.resolve_backend("auto", np.float32)
+    print(f"  elementwise kernels of float32 LSTM/GRU (backend='auto'): {backend}")
     try:
         config = np.show_config(mode="dicts")
         blas = config["Build Dependencies"]["blas"]

@@ -75,6 +75,7 @@ class Model:
         head_input: int | None = None,
         dtype=np.float32,
         rng: np.random.Generator | None = None,
+        backend: str = "auto",
     ):
         rng = rng if rng is not None else np.random.default_rng()
         self.dtype = np.dtype(dtype)
@@ -90,6 +91,7 @@ class Model:
             dropout=dropout,
             dtype=dtype,
             rng=rng,
+            backend=backend,
         )
         K = self.rnn.num_directions
         self.head = Linear(head_input or K * hidden_size, output_size, dtype=dtype, rng=rng)

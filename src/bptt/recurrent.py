@@ -101,6 +101,14 @@ class Tape:
     d_ah: np.ndarray | None = None  # (T, N, G*H)
 
 
+GATE_GRADS_BLOCK_BYTES = 4 * 2**20  # gate gradients kept at once when no tape records them
+
+
+def block_steps(T: int, row_bytes: int) -> int:
+    """How many steps of gate gradients to keep before turning them into weight gradients."""
+    return max(1, min(T, GATE_GRADS_BLOCK_BYTES // row_bytes))
+
+
 def scan_backward(
     cell: Cell,
     w: Weights,
@@ -113,35 +121,62 @@ def scan_backward(
 
     Returns d_xs (T, N, D), the gradient of the initial state (tuple of (N, H)) and the
     weight gradients. A ``tape`` given is filled with the per-step gradients (see Tape).
+
+    The gate gradients of a block of B steps are turned into weight gradients as soon as the
+    block is done (one GEMM per weight and block, summed over blocks), so at most B steps of
+    them are held: about 4 MiB, instead of T steps. With a tape, B = T.
     """
     xs, states, acts, valid = cache.xs, cache.states, cache.acts, cache.valid
-    T, N, _ = xs.shape
+    T, N, D = xs.shape
     H = w.W_hh.shape[1]
-    d_ax = np.empty((T, N, cell.num_gates * H), dtype=xs.dtype)  # (T, N, G*H)
+    GH = cell.num_gates * H
+    row_bytes = N * GH * xs.itemsize * (2 if cell.separate_hidden_grads else 1)
+    B = T if tape is not None else block_steps(T, row_bytes)
+    d_ax = np.empty((B, N, GH), dtype=xs.dtype)  # (B, N, G*H) gate gradients of one block
     d_ah = np.empty_like(d_ax) if cell.separate_hidden_grads else d_ax
+    d_xs = np.empty_like(xs)  # (T, N, D)
+    grads = None
     d_state = tuple(
         np.zeros((N, H), dtype=xs.dtype) if d is None else d for d in d_final
     )  # error arriving from step t+1 (here: from the final state)
     if tape is not None:
         tape.d_states = tuple(np.empty((T, N, H), dtype=xs.dtype) for _ in d_state)
     for t in reversed(range(T)):
+        start = t - t % B  # first step of this block
         prev = tuple(s[t] for s in states)
         now = tuple(s[t + 1] for s in states)
         acts_t = tuple(a[t] for a in acts)
         dh = d_state[0] if d_outputs is None else d_state[0] + d_outputs[t]
+        d_ax_t, d_ah_t = d_ax[t - start], d_ah[t - start]
         if t < cache.first_padded:
             d_in = (dh,) + d_state[1:]
-            d_state = cell.step_backward(w, d_in, prev, now, acts_t, d_ax[t], d_ah[t])
+            d_state = cell.step_backward(w, d_in, prev, now, acts_t, d_ax_t, d_ah_t)
         else:
             keep = valid[t]  # (N, 1): the step is real for these rows
             d_in = (dh * keep,) + tuple(d * keep for d in d_state[1:])
-            d_prev = cell.step_backward(w, d_in, prev, now, acts_t, d_ax[t], d_ah[t])
+            d_prev = cell.step_backward(w, d_in, prev, now, acts_t, d_ax_t, d_ah_t)
             # a padded step copied the state, so its gradient passes through unchanged
             d_state = tuple(dp + d * ~keep for dp, d in zip(d_prev, d_state))
         if tape is not None:
             for recorded, d in zip(tape.d_states, d_in):
                 recorded[t] = d
+        if t == start:  # the block [start, stop) is complete
+            stop = min(start + B, T)
+            steps = slice(start, stop)
+            block_ax = d_ax[: stop - start]  # (stop - start, N, G*H)
+            block_ah = d_ah[: stop - start] if cell.separate_hidden_grads else block_ax
+            d_xs[steps], block_grads = cell.weight_grads(
+                w, xs[steps], states[0][steps], block_ax, block_ah
+            )
+            grads = block_grads if grads is None else add_weights(grads, block_grads)
     if tape is not None:
         tape.d_ax, tape.d_ah = d_ax, d_ah
-    d_xs, grads = cell.weight_grads(w, xs, states[0][:T], d_ax, d_ah)
     return d_xs, d_state, grads
+
+
+def add_weights(total: Weights, more: Weights) -> Weights:
+    """total += more, array by array (None stays None); returns total."""
+    for a, b in zip(total, more):
+        if a is not None:
+            a += b
+    return total

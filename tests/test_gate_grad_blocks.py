@@ -1,0 +1,51 @@
+"""Turning gate gradients into weight gradients block by block gives the same gradients as one
+block over the whole sequence, for every cell, with ragged lengths and two directions."""
+
+import numpy as np
+import pytest
+
+from bptt import GRU, LSTM, RNN, recurrent
+
+D, H, T, N = 3, 4, 7, 3
+LENGTHS = np.array([7, 2, 5])
+
+
+def make_model(cell, backend):
+    kwargs = dict(num_layers=2, bidirectional=True, dtype=np.float64, backend=backend)
+    kwargs["rng"] = np.random.default_rng(0)
+    if cell.startswith("rnn"):
+        return RNN(D, H, nonlinearity=cell[4:], **kwargs)
+    return {"lstm": LSTM, "gru": GRU}[cell](D, H, **kwargs)
+
+
+def run(model, block_bytes, monkeypatch):
+    monkeypatch.setattr(recurrent, "GATE_GRADS_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((T, N, D))
+    out, _, cache = model.forward(x, lengths=LENGTHS)
+    return model.backward(rng.standard_normal(out.shape), cache)
+
+
+@pytest.mark.parametrize("steps_per_block", [1, 2, 3])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_blocks_of_gate_gradients_sum_to_the_whole(cell, steps_per_block, monkeypatch):
+    model = make_model(cell, "numpy")
+    G = {"rnn_tanh": 1, "lstm": 4, "gru": 3}[cell]
+    row_bytes = N * G * H * 8 * (2 if cell == "gru" else 1)
+    d_x, d_state0, grads = run(model, steps_per_block * row_bytes, monkeypatch)
+    assert recurrent.block_steps(T, row_bytes) == steps_per_block
+    d_x_1, d_state0_1, grads_1 = run(model, 2**40, monkeypatch)  # one block
+    np.testing.assert_allclose(d_x, d_x_1, rtol=1e-12, atol=1e-14)
+    for a, b in zip(
+        d_state0 if cell == "lstm" else (d_state0,), d_state0_1 if cell == "lstm" else (d_state0_1,)
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert grads.keys() == grads_1.keys()
+    for name in grads:
+        np.testing.assert_allclose(grads[name], grads_1[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_block_size_follows_the_memory_budget():
+    assert recurrent.block_steps(28, 128 * 512 * 4) == 16  # 4 MiB of (128, 512) float32 rows
+    assert recurrent.block_steps(5, 128 * 512 * 4) == 5  # never more than T
+    assert recurrent.block_steps(28, 2**30) == 1  # at least one step
