@@ -1,6 +1,8 @@
 """Level 3: backpropagation through time, written once for any cell, for one layer and direction.
 
 Forward runs the cell over t = 0 .. T-1 and keeps every state and the cell's saved activations.
+The input side of the gates is one GEMM per block of steps (``block_steps``: about 4 MiB of
+gate rows at a time, so that memory does not grow with T beyond what backward needs).
 Backward is the explainer's BPTT: the loss of every step is summed, so the gradient reaching
 h_t is the error from the output at t plus the error sent back from step t+1; the cell turns
 it into gate gradients and the error for step t-1. The per-step weight gradients are then
@@ -20,6 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from bptt.cells.base import Cell, Weights
+
+BLOCK_BYTES = 4 * 2**20  # gate pre-activations or gradients held at once (no tape)
+
+
+def block_steps(T: int, row_bytes: int) -> int:
+    """Steps per block: how many steps of (N, G*H) gate rows fit in BLOCK_BYTES, within [1, T]."""
+    return max(1, min(T, BLOCK_BYTES // row_bytes))
 
 
 @dataclass
@@ -59,7 +68,7 @@ def scan_forward(
     """
     T, N, _ = xs.shape
     H = w.W_hh.shape[1]
-    ax = cell.project_inputs(w, xs)  # (T, N, G*H)
+    B = block_steps(T, N * cell.num_gates * H * xs.itemsize)
     states = tuple(np.empty((T + 1, N, H), dtype=xs.dtype) for _ in range(cell.num_states))
     for s, s0 in zip(states, state0):
         s[0] = s0
@@ -73,9 +82,12 @@ def scan_forward(
         else:
             first_padded = int(np.argmin(full_steps))
     for t in range(T):
+        if t % B == 0:  # the input side of the next B steps, as one GEMM
+            ax = cell.project_inputs(w, xs[t : t + B])  # (B, N, G*H)
         prev = tuple(s[t] for s in states)
         new = tuple(s[t + 1] for s in states)
-        cell.step_forward(w, ax[t], prev, new, tuple(a[t if for_backward else 0] for a in acts))
+        acts_t = tuple(a[t if for_backward else 0] for a in acts)
+        cell.step_forward(w, ax[t % B], prev, new, acts_t)
         if t >= first_padded:
             for s_new, s_prev in zip(new, prev):
                 np.copyto(s_new, s_prev, where=~valid[t])
@@ -99,14 +111,6 @@ class Tape:
     d_states: tuple[np.ndarray, ...] = ()  # each (T, N, H)
     d_ax: np.ndarray | None = None  # (T, N, G*H)
     d_ah: np.ndarray | None = None  # (T, N, G*H)
-
-
-GATE_GRADS_BLOCK_BYTES = 4 * 2**20  # gate gradients kept at once when no tape records them
-
-
-def block_steps(T: int, row_bytes: int) -> int:
-    """How many steps of gate gradients to keep before turning them into weight gradients."""
-    return max(1, min(T, GATE_GRADS_BLOCK_BYTES // row_bytes))
 
 
 def scan_backward(

@@ -1,5 +1,6 @@
-"""Turning gate gradients into weight gradients block by block gives the same gradients as one
-block over the whole sequence, for every cell, with ragged lengths and two directions."""
+"""Working in blocks of steps (the input projection in forward, the weight gradients in
+backward) gives the same outputs and gradients as one block over the whole sequence, for every
+cell, with ragged lengths and two directions."""
 
 import numpy as np
 import pytest
@@ -19,22 +20,23 @@ def make_model(cell, backend):
 
 
 def run(model, block_bytes, monkeypatch):
-    monkeypatch.setattr(recurrent, "GATE_GRADS_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(recurrent, "BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((T, N, D))
     out, _, cache = model.forward(x, lengths=LENGTHS)
-    return model.backward(rng.standard_normal(out.shape), cache)
+    return (out, *model.backward(rng.standard_normal(out.shape), cache))
 
 
 @pytest.mark.parametrize("steps_per_block", [1, 2, 3])
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
-def test_blocks_of_gate_gradients_sum_to_the_whole(cell, steps_per_block, monkeypatch):
+def test_blocks_of_steps_give_the_same_outputs_and_gradients(cell, steps_per_block, monkeypatch):
     model = make_model(cell, "numpy")
     G = {"rnn_tanh": 1, "lstm": 4, "gru": 3}[cell]
     row_bytes = N * G * H * 8 * (2 if cell == "gru" else 1)
-    d_x, d_state0, grads = run(model, steps_per_block * row_bytes, monkeypatch)
+    out, d_x, d_state0, grads = run(model, steps_per_block * row_bytes, monkeypatch)
     assert recurrent.block_steps(T, row_bytes) == steps_per_block
-    d_x_1, d_state0_1, grads_1 = run(model, 2**40, monkeypatch)  # one block
+    out_1, d_x_1, d_state0_1, grads_1 = run(model, 2**40, monkeypatch)  # one block
+    np.testing.assert_allclose(out, out_1, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(d_x, d_x_1, rtol=1e-12, atol=1e-14)
     for a, b in zip(
         d_state0 if cell == "lstm" else (d_state0,), d_state0_1 if cell == "lstm" else (d_state0_1,)
