@@ -9,11 +9,12 @@ and extreme inputs, and how ``backend`` is chosen and checked.
 import numpy as np
 import pytest
 
+from backends import require_numba
 from bptt import GRU, LSTM, RNN, fused
 from bptt.cells import gru as gru_reference
 from bptt.cells import lstm as lstm_reference
 
-numba = pytest.importorskip("numba", reason="the fused kernels need numba (pip install numba)")
+numba = require_numba()
 
 from bptt.fused import gru as gru_fused  # noqa: E402
 from bptt.fused import lstm as lstm_fused  # noqa: E402

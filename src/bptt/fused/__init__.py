@@ -39,7 +39,10 @@ class Pointwise(NamedTuple):
 
 def numba_available() -> bool:
     """Whether numba can be imported (without importing it: that takes most of a second)."""
-    return importlib.util.find_spec("numba") is not None
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules["numba"] is None (blocked)
+        return False
 
 
 def resolve_backend(backend: str, dtype) -> str:
