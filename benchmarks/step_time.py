@@ -134,7 +134,7 @@ class BpttNet:
         else:
             d_out = np.zeros_like(out)  # (T, N, K*H)
             d_out[-1] = d_feats
-        _, _, rnn_grads = self.rnn.backward(d_out, cache)
+        _, _, rnn_grads = self.rnn.backward(d_out, cache, input_grad=False)  # x is data
         self.grads = {f"rnn.{k}": v for k, v in rnn_grads.items()}
         self.grads.update({f"head.{k}": v for k, v in head_grads.items()})
         return loss

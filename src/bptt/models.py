@@ -150,6 +150,11 @@ class Model:
             return inputs, None
         return self.embedding.forward(inputs)
 
+    @property
+    def _needs_input_grad(self) -> bool:
+        """dL/dx feeds the embedding; raw float inputs are data and need no gradient."""
+        return self.embedding is not None
+
     def _encode_backward(self, d_x, cache) -> dict[str, dict[str, np.ndarray]]:
         if self.embedding is None:
             return {}
@@ -179,7 +184,9 @@ class SequenceClassifier(Model):
             return loss, None, state, metrics
         d_feats, head_grads = self.head.backward(d_logits, head_cache)  # (N, K*H)
         d_state = _readout_backward(d_feats, state, self.rnn)
-        d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state, tapes=tapes)
+        d_x, _, rnn_grads = self.rnn.backward(
+            None, rnn_cache, d_state, tapes=tapes, input_grad=self._needs_input_grad
+        )
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
@@ -227,7 +234,9 @@ class SequenceTagger(Model):
         if not backward:
             return loss, None, state, metrics
         d_out, head_grads = self.head.backward(d_logits, head_cache)
-        d_x, _, rnn_grads = self.rnn.backward(d_out, rnn_cache, tapes=tapes)
+        d_x, _, rnn_grads = self.rnn.backward(
+            d_out, rnn_cache, tapes=tapes, input_grad=self._needs_input_grad
+        )
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )
@@ -285,10 +294,14 @@ class SequenceRegressor(Model):
             return loss, None, state, metrics
         d_feats, head_grads = self.head.backward(d_pred, head_cache)
         if every:
-            d_x, _, rnn_grads = self.rnn.backward(d_feats, rnn_cache, tapes=tapes)
+            d_x, _, rnn_grads = self.rnn.backward(
+                d_feats, rnn_cache, tapes=tapes, input_grad=self._needs_input_grad
+            )
         else:
             d_state = _readout_backward(d_feats, state, self.rnn)
-            d_x, _, rnn_grads = self.rnn.backward(None, rnn_cache, d_state, tapes=tapes)
+            d_x, _, rnn_grads = self.rnn.backward(
+                None, rnn_cache, d_state, tapes=tapes, input_grad=self._needs_input_grad
+            )
         grads = self._flat_grads(
             head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
         )

@@ -120,11 +120,13 @@ def scan_backward(
     d_outputs: np.ndarray | None,
     d_final: tuple[np.ndarray | None, ...],
     tape: Tape | None = None,
-) -> tuple[np.ndarray, tuple[np.ndarray, ...], Weights]:
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, tuple[np.ndarray, ...], Weights]:
     """Gradients given dL/d outputs (T, N, H) and dL/d final state (tuple of (N, H) or None).
 
-    Returns d_xs (T, N, D), the gradient of the initial state (tuple of (N, H)) and the
-    weight gradients. A ``tape`` given is filled with the per-step gradients (see Tape).
+    Returns d_xs (T, N, D), or None with ``input_grad=False`` (its GEMM is then skipped),
+    the gradient of the initial state (tuple of (N, H)) and the weight gradients. A ``tape``
+    given is filled with the per-step gradients (see Tape).
 
     The gate gradients of a block of B steps are turned into weight gradients as soon as the
     block is done (one GEMM per weight and block, summed over blocks), so at most B steps of
@@ -138,7 +140,7 @@ def scan_backward(
     B = T if tape is not None else block_steps(T, row_bytes)
     d_ax = np.empty((B, N, GH), dtype=xs.dtype)  # (B, N, G*H) gate gradients of one block
     d_ah = np.empty_like(d_ax) if cell.separate_hidden_grads else d_ax
-    d_xs = np.empty_like(xs)  # (T, N, D)
+    d_xs = np.empty(xs.shape, xs.dtype) if input_grad else None  # (T, N, D), C order
     grads = None
     d_state = tuple(
         np.zeros((N, H), dtype=xs.dtype) if d is None else d for d in d_final
@@ -169,9 +171,9 @@ def scan_backward(
             steps = slice(start, stop)
             block_ax = d_ax[: stop - start]  # (stop - start, N, G*H)
             block_ah = d_ah[: stop - start] if cell.separate_hidden_grads else block_ax
-            d_xs[steps], block_grads = cell.weight_grads(
-                w, xs[steps], states[0][steps], block_ax, block_ah
-            )
+            block_grads = cell.weight_grads(w, xs[steps], states[0][steps], block_ax, block_ah)
+            if input_grad:
+                cell.input_grads(w, block_ax, out=d_xs[steps])
             grads = block_grads if grads is None else add_weights(grads, block_grads)
     if tape is not None:
         tape.d_ax, tape.d_ah = d_ax, d_ah

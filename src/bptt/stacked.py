@@ -216,13 +216,16 @@ class Recurrent:
 
     # ----- backward -------------------------------------------------------------------------
 
-    def backward(self, d_output, cache: RecurrentCache, d_state=None, *, tapes=None):
+    def backward(
+        self, d_output, cache: RecurrentCache, d_state=None, *, tapes=None, input_grad=True
+    ):
         """Gradients of a loss given dL/d output (or None) and dL/d final state (or None).
 
         Returns (d_x, d_state0, grads): d_x shaped like x, d_state0 shaped like the state, and
-        grads keyed and shaped exactly like ``params``. ``tapes``, a list, receives one
-        ``Tape`` per layer and direction (index l * K + k, time in natural order) with every
-        step's gradients; nothing is recorded when it is None.
+        grads keyed and shaped exactly like ``params``. With ``input_grad=False`` d_x is None
+        and its matrix product is skipped (PyTorch's ``x.requires_grad=False``).
+        ``tapes``, a list, receives one ``Tape`` per layer and direction (index l * K + k,
+        time in natural order) with every step's gradients; nothing is recorded when it is None.
         """
         K, H = self.num_directions, self.hidden_size
         if not isinstance(cache, RecurrentCache) or len(cache.scans) != self.num_layers * K:
@@ -281,12 +284,14 @@ class Recurrent:
                     d_out_k,
                     tuple(None if d is None else d[idx] for d in d_state),
                     tape,
+                    input_grad=input_grad or layer > 0,
                 )
                 if tape is not None:
                     tapes_by_idx[idx] = _natural_order(tape, direction, cache.reverse_index)
-                if direction == 1:
-                    d_xs = _reverse(d_xs, cache.reverse_index)
-                d_in = d_xs if d_in is None else d_in + d_xs
+                if d_xs is not None:
+                    if direction == 1:
+                        d_xs = _reverse(d_xs, cache.reverse_index)
+                    d_in = d_xs if d_in is None else d_in + d_xs
                 for k, d in enumerate(d_s0):
                     d_state0[k][idx] = d
                 for name, value in zip(self._param_names(layer, direction), g):
@@ -296,7 +301,7 @@ class Recurrent:
         _assert_grads_match(grads, self.params)
         if tapes is not None:
             tapes.extend(tapes_by_idx[i] for i in sorted(tapes_by_idx))
-        d_x = d_out.transpose(1, 0, 2) if cache.batch_first else d_out
+        d_x = d_out.transpose(1, 0, 2) if cache.batch_first and d_out is not None else d_out
         d_s = tuple(d_state0) if self.cell.num_states == 2 else d_state0[0]
         return d_x, d_s, grads
 

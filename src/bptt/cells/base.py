@@ -8,7 +8,8 @@ Shapes: T time steps, N batch, D input features, H hidden units, G gates.
     project_inputs(w, xs)          xs (T, N, D) -> ax (T, N, G*H)    one GEMM for all steps
     step_forward(w, ax_t, state_prev, state_out, acts_out)           one step, into buffers
     step_backward(w, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t) -> d_state_prev
-    weight_grads(w, xs, h_prevs, d_ax, d_ah) -> (d_xs, grads)         one GEMM per weight
+    weight_grads(w, xs, h_prevs, d_ax, d_ah) -> grads                 one GEMM per weight
+    input_grads(w, d_ax, out)                  d_xs (T, N, D) into out, one GEMM
 
 ``state`` is a tuple of (N, H) arrays: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 ``acts`` is a tuple of (N, width) arrays the cell saves for its backward pass; their widths
@@ -92,19 +93,27 @@ class Cell:
         h_prevs: np.ndarray,
         d_ax: np.ndarray,
         d_ah: np.ndarray,
-    ) -> tuple[np.ndarray, Weights]:
-        """Every step's contribution summed as one GEMM per weight, and the input gradient.
+    ) -> Weights:
+        """Every step's contribution summed as one GEMM per weight.
 
-        xs (T, N, D), h_prevs (T, N, H), d_ax and d_ah (T, N, G*H) -> d_xs (T, N, D).
+        xs (T, N, D), h_prevs (T, N, H), d_ax and d_ah (T, N, G*H); T may be a block of steps.
         """
         T, N, D = xs.shape
         d_ax2 = d_ax.reshape(T * N, -1)  # (T*N, G*H)
         d_ah2 = d_ah.reshape(T * N, -1)  # (T*N, G*H)
         dW_ih = d_ax2.T @ xs.reshape(T * N, D)  # (G*H, D)
         dW_hh = d_ah2.T @ h_prevs.reshape(T * N, -1)  # (G*H, H)
-        d_xs = (d_ax2 @ w.W_ih).reshape(T, N, D)
         db_ih = db_hh = None
         if w.b_ih is not None:
             db_ih = d_ax2.sum(axis=0)
             db_hh = d_ah2.sum(axis=0) if d_ah is not d_ax else db_ih.copy()
-        return d_xs, Weights(dW_ih, dW_hh, db_ih, db_hh)
+        return Weights(dW_ih, dW_hh, db_ih, db_hh)
+
+    def input_grads(self, w: Weights, d_ax: np.ndarray, out: np.ndarray) -> None:
+        """dL/dx_t = d_ax[t] W_ih for every step, into out (T, N, D), a C-ordered block."""
+        T, N, D = out.shape
+        if not out.flags.c_contiguous:
+            raise ValueError(
+                f"out: expected a C-contiguous (T, N, D) array, got strides {out.strides}"
+            )
+        np.matmul(d_ax.reshape(T * N, -1), w.W_ih, out=out.reshape(T * N, D))
