@@ -19,7 +19,8 @@ Reported times are medians per step over all blocks.
 FLOPs of the training step, counted analytically per layer and direction (l = layer input):
 
     forward   2 T N (D_l + H) G H   for the GEMMs, plus 2 M K H C for the head (M = N or T N)
-    backward  ~2 x forward (one GEMM for the input gradient, one for the weight gradient)
+    backward  ~2 x forward (one GEMM for the input gradient, one for the weight gradient),
+              less the first layer's input gradient, which neither library computes
 
 and compared with a float32 GEMM peak measured at startup (np.matmul 1024^3, median of 5).
 
@@ -92,6 +93,8 @@ SMOKE_SIZES = {"N": 4, "T": 5, "D": 6, "H": 8}
 
 
 def train_flops(cfg: Config, cell: str) -> float:
+    """Forward GEMM FLOPs, plus backward's: twice forward's, less the first layer's input
+    gradient (x is data, so neither library computes dL/dx)."""
     G, K = GATES[cell], 2 if cfg.bidirectional else 1
     forward = 0
     for layer in range(cfg.num_layers):
@@ -99,7 +102,8 @@ def train_flops(cfg: Config, cell: str) -> float:
         forward += K * 2 * cfg.T * cfg.N * (D + cfg.H) * G * cfg.H
     M = cfg.T * cfg.N if cfg.every_step else cfg.N
     forward += 2 * M * K * cfg.H * cfg.C
-    return 3.0 * forward
+    no_input_grad = K * 2 * cfg.T * cfg.N * cfg.D * G * cfg.H
+    return 3.0 * forward - no_input_grad
 
 
 def make_data(cfg: Config, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -335,8 +339,8 @@ def header_lines(info: dict, args, torch_note: str) -> list[str]:
         f"{args.warmup} warm-up, {args.pause} s pause before each block; seed {args.seed}",
         "# columns: ms per step for train (fwd+loss+bwd), sgd (p -= lr*g), infer (fwd only);",
         "#   t/b = torch ms / bptt ms (>1: bptt faster); GFLOP/s and %peak of bptt's train step",
-        "#   (FLOPs counted analytically, backward = 2x forward); mem:bptt = tracemalloc peak MiB",
-        "#   of numpy allocations during one bptt train step",
+        "#   (FLOPs counted analytically: backward = 2x forward, less the input gradient);",
+        "#   mem:bptt = tracemalloc peak MiB of numpy allocations during one bptt train step",
     ]
     if args.memory:
         lines.append(
