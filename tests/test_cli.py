@@ -362,6 +362,7 @@ def test_resume_refuses_options_it_would_ignore(tiny_run, capsys):
         (["train", "addition", "--optimizer", "sgdd"], ["optimizer", "sgdd"]),
         (["train", "addition", "--hidden-size", "0"], ["hidden_size", "0"]),
         (["train", "addition", "--dtype", "float16"], ["dtype", "float16"]),
+        (["train", "addition", "--backend", "cuda"], ["backend", "cuda"]),
         (["train", "addition", "--no-such-flag"], ["--no-such-flag"]),
         (["train", "text", "--text", "missing.txt"], ["missing.txt"]),
         (["predict", "run", "one", "2"], ["'one'"]),

@@ -20,6 +20,11 @@ MODEL_OPTIONS = {
     "bidirectional": (False, "read the sequence in both directions"),
     "dropout": (0.0, "dropout between recurrent layers, in training only"),
     "dtype": ("float32", "float32 or float64"),
+    "backend": (
+        "auto",
+        "elementwise kernels of LSTM and GRU: numpy, numba (fused; needs "
+        "numba), or auto (numba for float32 when installed)",
+    ),
     "batch_size": (64, "sequences per minibatch"),
 }
 TASKS = ("addition", "adding", "copy", "mnist", "text")

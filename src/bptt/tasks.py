@@ -211,6 +211,7 @@ def build_model(data: TaskData, opts: dict, rng: np.random.Generator):
         "vocab_size": data.vocab_size,
         "dtype": np.dtype(opts["dtype"]),
         "rng": rng,
+        "backend": opts.get("backend", "auto"),  # runs saved before it existed have none
     }
     args = (opts["cell"], data.input_size, opts["hidden_size"], data.output_size)
     if data.model == "classifier":
