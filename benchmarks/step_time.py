@@ -8,7 +8,7 @@ torch (and checked: loss and dL/d weight_hh_l0 agree to rtol 1e-4 before any tim
     loss = mean softmax cross-entropy(logits, y)
 
     training step   forward + loss + backward to every parameter's gradient (no optimizer)
-    SGD step        p -= lr * g over all parameters (bptt); torch.optim.SGD.step (torch)
+    SGD step        bptt.optim.SGD.step (bptt); torch.optim.SGD.step (torch)
     inference       forward only (torch under torch.inference_mode)
 
 Method: both libraries in one process, in alternating blocks (order ABBA...) of R repeats
@@ -57,6 +57,7 @@ from bptt import GRU, LSTM, RNN, fused
 from bptt.io import atomic_write_json
 from bptt.layers import Linear
 from bptt.losses import softmax_cross_entropy
+from bptt.optim import SGD
 
 CELLS = ("rnn_tanh", "lstm", "gru")
 GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3}
@@ -127,6 +128,7 @@ class BpttNet:
         self.params = {f"rnn.{k}": v for k, v in self.rnn.params.items()}
         self.params.update({f"head.{k}": v for k, v in self.head.params.items()})
         self.grads: dict[str, np.ndarray] = {}
+        self.optimizer = SGD(self.params, lr=LR)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         out, _, cache = self.rnn.forward(x)  # (T, N, K*H)
@@ -144,8 +146,7 @@ class BpttNet:
         return loss
 
     def sgd_step(self) -> None:
-        for name, g in self.grads.items():
-            self.params[name] -= LR * g
+        self.optimizer.step(self.grads)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         out, _, _ = self.rnn.forward(x, for_backward=False)
@@ -337,7 +338,7 @@ def header_lines(info: dict, args, torch_note: str) -> list[str]:
         f"{args.peak_gflops:.1f} GFLOP/s",
         f"# method: {args.blocks} alternating blocks x {args.repeats} repeats per library after "
         f"{args.warmup} warm-up, {args.pause} s pause before each block; seed {args.seed}",
-        "# columns: ms per step for train (fwd+loss+bwd), sgd (p -= lr*g), infer (fwd only);",
+        "# columns: ms per step for train (fwd+loss+bwd), sgd (optim.SGD.step), infer (fwd only);",
         "#   t/b = torch ms / bptt ms (>1: bptt faster); GFLOP/s and %peak of bptt's train step",
         "#   (FLOPs counted analytically: backward = 2x forward, less the input gradient);",
         "#   mem:bptt = tracemalloc peak MiB of numpy allocations during one bptt train step",
