@@ -180,3 +180,18 @@ def test_numba_backend_without_numba_says_how_to_install_it(monkeypatch):
     with pytest.raises(ImportError, match=r'pip install "bptt\[fast\]"'):
         LSTM(3, 4, backend="numba")
     assert LSTM(3, 4).backend == "numpy"  # auto falls back quietly
+
+
+def test_kernels_compile_without_a_writable_cache_directory(monkeypatch):
+    from numba.core import caching
+
+    from bptt.fused.compile import kernel
+
+    for locator in vars(caching).values():
+        if isinstance(locator, type) and issubclass(locator, caching._CacheLocator):
+            monkeypatch.setattr(locator, "from_function", classmethod(lambda cls, *a: None))
+
+    def add_one(a):
+        return a + 1
+
+    assert kernel(add_one)(np.float32(1)) == 2
