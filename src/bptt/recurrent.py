@@ -5,8 +5,9 @@ The input side of the gates is one GEMM per block of steps (``block_steps``: abo
 gate rows at a time, so that memory does not grow with T beyond what backward needs).
 Backward is the explainer's BPTT: the loss of every step is summed, so the gradient reaching
 h_t is the error from the output at t plus the error sent back from step t+1; the cell turns
-it into gate gradients and the error for step t-1. The per-step weight gradients are then
-accumulated as one matrix product over all steps (``Cell.weight_grads``).
+it into gate gradients and the error for step t-1. The per-step weight gradients are
+accumulated as one matrix product per block of steps (``Cell.weight_grads``), summed over
+blocks.
 
 Ragged batches: ``valid`` (T, N, 1) marks the real steps of each sequence. At a padded step
 the state is carried unchanged, so the final state is the state at the last real step, and the
