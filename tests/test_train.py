@@ -506,3 +506,28 @@ def test_the_progress_bar_is_off_when_stderr_is_not_a_terminal(tmp_path, capsys)
     pytest.importorskip("tqdm")
     Trainer(addition_model(), config, addition_data(), run_dir=tmp_path / "b", progress=True).fit()
     assert "batch" in capsys.readouterr().err  # the same run with the bar forced on does draw it
+
+
+def test_each_checkpoint_is_written_once(tmp_path, monkeypatch):
+    """The end of the last epoch saves; fit's final save then has nothing new to write."""
+    import bptt.checkpoint
+
+    steps = []
+    original = bptt.checkpoint.save_checkpoint
+
+    def counting(run_dir, step, **kw):
+        steps.append(step)
+        return original(run_dir, step, **kw)
+
+    monkeypatch.setattr(bptt.checkpoint, "save_checkpoint", counting)
+    trainer, summary = train(
+        addition_model(),
+        TrainConfig(epochs=2, lr=0.05),
+        addition_data(),
+        addition_data(seed=1),
+        tmp_path,
+    )
+    assert summary["status"] == "completed"
+    assert steps == [4, 8]  # one per epoch of 4 batches, none twice
+    assert trainer.save() == tmp_path / "checkpoints" / "step-000008"
+    assert steps == [4, 8]

@@ -16,6 +16,7 @@ bit, and Ctrl-C that finishes the step, saves a checkpoint and reports status "i
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import signal
 import sys
@@ -158,6 +159,7 @@ class Trainer:
         }
         self.carry = None  # recurrent state flowing between batches of a stateful stream
         self._interrupted = False
+        self._saved: tuple[str, Path] | None = None  # (counters as JSON, path) of the last save
 
     def _updates_per_batch(self) -> int:
         if self.config.k1 is None:
@@ -171,8 +173,12 @@ class Trainer:
         return {"train": dataclasses.asdict(self.config), **self.extra_config}
 
     def save(self) -> Path | None:
+        """Checkpoint the run; a second call with nothing changed since returns the same one."""
         if self.run_dir is None:
             return None
+        counters = json.dumps(self.counters, sort_keys=True, default=str)
+        if self._saved is not None and self._saved[0] == counters:
+            return self._saved[1]
         opt_state = self.optimizer.state_dict()
         extra = {}
         if self.carry is not None:
@@ -185,7 +191,7 @@ class Trainer:
                 extra["context.mask"] = context.mask
         if extra:
             opt_state = {"meta": opt_state["meta"], "arrays": {**opt_state["arrays"], **extra}}
-        return ckpt.save_checkpoint(
+        path = ckpt.save_checkpoint(
             self.run_dir,
             self.counters["step"],
             params=self.model.params,
@@ -196,6 +202,8 @@ class Trainer:
             vocabulary=self.vocabulary,
             keep_last=self.config.keep_checkpoints,
         )
+        self._saved = (counters, path)
+        return path
 
     def restore(self, path: str | Path) -> None:
         """Continue exactly where a checkpoint (or the latest one of a run directory) left off."""
