@@ -195,3 +195,19 @@ def test_kernels_compile_without_a_writable_cache_directory(monkeypatch):
         return a + 1
 
     assert kernel(add_one)(np.float32(1)) == 2
+
+
+def test_the_disk_cache_key_covers_the_tanh_the_kernels_inline():
+    """numba alone keys a cached kernel by its own bytecode: editing approx.py would keep
+    serving the old machine code. The key must carry the digest of approx.py too."""
+    from bptt.fused import compile
+
+    x = np.zeros((2, 4), np.float32)
+    lstm_fused.forward_pointwise(
+        x.repeat(4, axis=1), x.repeat(4, axis=1), x, x.copy(), x.copy(), x.copy()
+    )
+    dispatcher = lstm_fused.forward_pointwise
+    assert type(dispatcher._cache).__name__ == "DependentCache"
+    sig = dispatcher.signatures[0]
+    key = dispatcher._cache._index_key(sig, dispatcher.targetctx.codegen())
+    assert compile.SOURCES_DIGEST in key[-1]
