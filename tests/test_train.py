@@ -531,3 +531,42 @@ def test_each_checkpoint_is_written_once(tmp_path, monkeypatch):
     assert steps == [4, 8]  # one per epoch of 4 batches, none twice
     assert trainer.save() == tmp_path / "checkpoints" / "step-000008"
     assert steps == [4, 8]
+
+
+TBPTT_STOP_CASES = {
+    "stream-k2>k1": (stream_model, stream_data, {"k1": 2, "k2": 5}),
+    "stream-k2=k1": (stream_model, stream_data, {"k1": 2, "k2": 2}),
+    "independent-k2>k1": (
+        lambda seed=0: addition_model(seed, cell="gru"),
+        addition_data,
+        {"k1": 2, "k2": 3},
+    ),
+    "independent-k2=k1": (
+        lambda seed=0: addition_model(seed, cell="gru"),
+        addition_data,
+        {"k1": 2, "k2": 2},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TBPTT_STOP_CASES)
+def test_max_steps_inside_a_batch_of_windows_resumes_with_the_next_window(tmp_path, case):
+    """--max-steps can stop truncated BPTT between two windows of one batch; the resumed run
+    must go on with the next window of that batch, exactly as the straight run does."""
+    make_model, make_data, options = TBPTT_STOP_CASES[case]
+    config = TrainConfig(epochs=2, optimizer="sgd", lr=0.3, **options)
+    model_a = make_model()
+    _, straight = train(model_a, config, make_data(), make_data(seed=1), tmp_path / "a")
+
+    windows = 3  # per batch: 6 stream steps or 5 bits, in windows of k1 = 2
+    stop = windows + 1  # one window into the second batch
+    first = dataclasses.replace(config, max_steps=stop)
+    _, summary = train(make_model(), first, make_data(), make_data(seed=1), tmp_path / "b")
+    assert summary["status"] == "max_steps" and summary["steps"] == stop
+    model_b = make_model(seed=99)
+    _, resumed_summary = resumed(
+        model_b, config, make_data(), make_data(seed=1), tmp_path / "b", tmp_path / "b"
+    )
+    assert resumed_summary["steps"] == straight["steps"]
+    assert_same_params(model_a.params, model_b.params)
+    assert train_losses(tmp_path / "b") == train_losses(tmp_path / "a")

@@ -53,11 +53,19 @@ class TruncatedBPTT:
         self.context: Batch | None = None  # the last <= k2 - k1 steps already trained on
         self.state = None  # the state before ``context`` (None = zeros)
 
-    def updates(self, model, batch: Batch, state=None) -> Iterator[tuple[float, dict, dict]]:
+    def num_windows(self, batch: Batch) -> int:
+        """Updates that ``updates`` yields for this batch: one per k1 new steps, rounded up."""
+        return -(-len(batch.inputs) // self.k1)
+
+    def updates(
+        self, model, batch: Batch, state=None, skip: int = 0
+    ) -> Iterator[tuple[float, dict, dict]]:
         """Yield (loss, grads, metrics) for each run of k1 new steps of ``batch``.
 
         ``state`` (optional) replaces the carried state when the stream has no context yet.
         Apply each update before asking for the next: the next window uses the new weights.
+        ``skip`` windows are left out: a run resumed inside this batch already applied them,
+        and the state and context they left are this object's.
         """
         if not model.per_step_loss:
             raise ValueError(
@@ -72,7 +80,7 @@ class TruncatedBPTT:
         if self.context is None and state is not None:
             self.state = state
         T = len(batch.inputs)
-        for start in range(0, T, self.k1):
+        for start in range(skip * self.k1, T, self.k1):
             new = _slice(batch, start, min(start + self.k1, T))
             window = new if self.context is None else _concat(self.context, new)
             n_context = 0 if self.context is None else len(self.context.inputs)

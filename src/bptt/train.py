@@ -149,6 +149,7 @@ class Trainer:
             "step": 0,
             "epoch": 0,
             "batch": 0,
+            "window": 0,  # truncated BPTT: windows of the current batch already applied
             "best": None,
             "best_step": None,
             "best_metrics": None,
@@ -214,12 +215,13 @@ class Trainer:
         context = {k[8:]: arrays.pop(k) for k in list(arrays) if k.startswith("context.")}
         self.optimizer.load_state_dict({"meta": c.optimizer_state["meta"], "arrays": arrays})
         self.model.rnn.rng = ckpt.generator_from_state(c.rng_state)
-        self.counters = dict(c.counters)
+        self.counters = {"window": 0, **c.counters}  # checkpoints before "window" have none
         self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
         if self.tbptt is not None:
             self.tbptt.reset()
-            if context:  # the carried state is the state before the context (see TruncatedBPTT)
-                self.tbptt.state = self.carry
+            # the state before the context (see TruncatedBPTT), or after the last window done
+            self.tbptt.state = self.carry
+            if context:
                 self.tbptt.context = Batch(
                     context["inputs"], context["targets"], None, context.get("mask")
                 )
@@ -354,7 +356,7 @@ class Trainer:
         )
         try:
             while counters["epoch"] < c.epochs:
-                if counters["batch"] == 0:
+                if counters["batch"] == 0 and counters["window"] == 0:
                     self.carry = None
                     if self.tbptt is not None:
                         self.tbptt.reset()
@@ -364,13 +366,21 @@ class Trainer:
                     self.model.train()
                     state = self.carry if self.train_data.stateful else None
                     if self.tbptt is not None:
-                        if not self.train_data.stateful:
+                        done = counters["window"]  # > 0 when resuming inside this batch
+                        if not self.train_data.stateful and done == 0:
                             self.tbptt.reset()  # independent sequences share no context
-                        for loss, grads, metrics in self.tbptt.updates(learner, batch, state):
+                        windows = self.tbptt.updates(learner, batch, state, skip=done)
+                        for loss, grads, metrics in windows:
                             self._update(loss, grads, metrics, t0)
-                            if c.max_steps is not None and counters["step"] >= c.max_steps:
+                            counters["window"] += 1
+                            if self._interrupted or (
+                                c.max_steps is not None and counters["step"] >= c.max_steps
+                            ):
                                 break
                         self.carry = self.tbptt.state
+                        if counters["window"] < self.tbptt.num_windows(batch):  # stopped inside
+                            return "interrupted" if self._interrupted else "max_steps"
+                        counters["window"] = 0
                     else:
                         loss, grads, self.carry, metrics = learner.loss_and_grads(batch, state)
                         self._update(loss, grads, metrics, t0)
