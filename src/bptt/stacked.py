@@ -313,7 +313,7 @@ class Recurrent:
         extra += ", bias=False" if not self.bias else ""
         return (
             f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, "
-            f"dtype={self.dtype.name})"
+            f"dtype={self.dtype.name}, backend={self.backend!r})"
         )
 
 
