@@ -3,13 +3,14 @@
 A cell is the math of ONE time step, forward and backward. The time loop
 (``bptt.recurrent``) runs any cell over time without knowing which one it runs.
 
-Shapes: T time steps, N batch, D input features, H hidden units, G gates.
+Shapes: T time steps, N batch, D input features, H hidden units, G gates; B steps of a block
+(the time loop works in blocks of about 4 MiB of gate rows, ``bptt.recurrent.block_steps``).
 
-    project_inputs(w, xs)          xs (T, N, D) -> ax (T, N, G*H)    one GEMM for all steps
+    project_inputs(w, xs)          xs (B, N, D) -> ax (B, N, G*H)    one GEMM per block of steps
     step_forward(w, ax_t, state_prev, state_out, acts_out)           one step, into buffers
     step_backward(w, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t) -> d_state_prev
-    weight_grads(w, xs, h_prevs, d_ax, d_ah) -> grads                 one GEMM per weight
-    input_grads(w, d_ax, out)                  d_xs (T, N, D) into out, one GEMM
+    weight_grads(w, xs, h_prevs, d_ax, d_ah) -> grads      one GEMM per weight and block
+    input_grads(w, d_ax, out)                  d_xs (B, N, D) into out, one GEMM per block
 
 ``state`` is a tuple of (N, H) arrays: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM.
 ``acts`` is a tuple of (N, width) arrays the cell saves for its backward pass; their widths
@@ -72,7 +73,7 @@ class Cell:
         return w.b_ih + w.b_hh
 
     def project_inputs(self, w: Weights, xs: np.ndarray) -> np.ndarray:
-        """Input half of every gate for all steps as one matrix product: (T, N, G*H)."""
+        """Input half of every gate for the steps of xs as one matrix product: (T, N, G*H)."""
         T, N, D = xs.shape
         ax = xs.reshape(T * N, D) @ w.W_ih.T  # (T*N, G*H)
         bias = self.input_bias(w)
