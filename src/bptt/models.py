@@ -150,15 +150,17 @@ class Model:
             return inputs, None
         return self.embedding.forward(inputs)
 
-    @property
-    def _needs_input_grad(self) -> bool:
-        """dL/dx feeds the embedding; raw float inputs are data and need no gradient."""
-        return self.embedding is not None
-
-    def _encode_backward(self, d_x, cache) -> dict[str, dict[str, np.ndarray]]:
-        if self.embedding is None:
-            return {}
-        return {"embedding": self.embedding.backward(d_x, cache)[1]}
+    def _grads_below_head(self, d_out, d_state, rnn_cache, enc_cache, head_grads, tapes):
+        """Backward from dL/d(rnn output) or dL/d(final state) through the recurrent layer and
+        the embedding, if any, to every parameter's gradient. Raw float inputs are data: their
+        gradient is not computed (``input_grad=False``)."""
+        d_x, _, rnn_grads = self.rnn.backward(
+            d_out, rnn_cache, d_state, tapes=tapes, input_grad=self.embedding is not None
+        )
+        below = {}
+        if self.embedding is not None:
+            below["embedding"] = self.embedding.backward(d_x, enc_cache)[1]
+        return self._flat_grads(head=head_grads, rnn=rnn_grads, **below)
 
 
 class SequenceClassifier(Model):
@@ -184,12 +186,7 @@ class SequenceClassifier(Model):
             return loss, None, state, metrics
         d_feats, head_grads = self.head.backward(d_logits, head_cache)  # (N, K*H)
         d_state = _readout_backward(d_feats, state, self.rnn)
-        d_x, _, rnn_grads = self.rnn.backward(
-            None, rnn_cache, d_state, tapes=tapes, input_grad=self._needs_input_grad
-        )
-        grads = self._flat_grads(
-            head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
-        )
+        grads = self._grads_below_head(None, d_state, rnn_cache, enc_cache, head_grads, tapes)
         return loss, grads, state, metrics
 
 
@@ -234,12 +231,7 @@ class SequenceTagger(Model):
         if not backward:
             return loss, None, state, metrics
         d_out, head_grads = self.head.backward(d_logits, head_cache)
-        d_x, _, rnn_grads = self.rnn.backward(
-            d_out, rnn_cache, tapes=tapes, input_grad=self._needs_input_grad
-        )
-        grads = self._flat_grads(
-            head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
-        )
+        grads = self._grads_below_head(d_out, None, rnn_cache, enc_cache, head_grads, tapes)
         return loss, grads, state, metrics
 
 
@@ -294,17 +286,10 @@ class SequenceRegressor(Model):
             return loss, None, state, metrics
         d_feats, head_grads = self.head.backward(d_pred, head_cache)
         if every:
-            d_x, _, rnn_grads = self.rnn.backward(
-                d_feats, rnn_cache, tapes=tapes, input_grad=self._needs_input_grad
-            )
+            d_out, d_state = d_feats, None
         else:
-            d_state = _readout_backward(d_feats, state, self.rnn)
-            d_x, _, rnn_grads = self.rnn.backward(
-                None, rnn_cache, d_state, tapes=tapes, input_grad=self._needs_input_grad
-            )
-        grads = self._flat_grads(
-            head=head_grads, rnn=rnn_grads, **self._encode_backward(d_x, enc_cache)
-        )
+            d_out, d_state = None, _readout_backward(d_feats, state, self.rnn)
+        grads = self._grads_below_head(d_out, d_state, rnn_cache, enc_cache, head_grads, tapes)
         return loss, grads, state, metrics
 
 
