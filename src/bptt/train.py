@@ -130,6 +130,7 @@ class Trainer:
         if c.optimizer in ("sgd", "rmsprop"):
             kw["momentum"] = c.momentum
         self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **kw)
+        self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
         total = c.max_steps or c.epochs * len(train_data) * self._updates_per_batch()
         options = {
             "total_steps": total,
@@ -141,7 +142,6 @@ class Trainer:
         self.schedule = make_schedule(
             c.schedule, c.lr, **{k: options[k] for k in SCHEDULE_OPTIONS.get(c.schedule, ())}
         )
-        self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
         self.flow = None  # off: no tapes are ever requested
         if c.diagnostics_every:
             self.flow = FlowMonitor(model, c.diagnostics_every, lambda: self.counters["step"] + 1)
@@ -163,10 +163,9 @@ class Trainer:
         self._saved: tuple[str, Path] | None = None  # (counters as JSON, path) of the last save
 
     def _updates_per_batch(self) -> int:
-        if self.config.k1 is None:
+        if self.tbptt is None:
             return 1
-        T = len(next(iter(self.train_data.epoch(None))).inputs)
-        return -(-T // self.config.k1)
+        return self.tbptt.num_windows(next(iter(self.train_data.epoch(None))))
 
     # ----- checkpoints ----------------------------------------------------------------------
 
