@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from backends import backends_for, require
-from bptt import GRU, LSTM, RNN
 from bptt.gradcheck import check_gradients
+from bptt.models import make_recurrent
 
 D, H, T, N = 3, 4, 5, 3
 LENGTHS = np.array([5, 2, 4])
@@ -21,13 +21,7 @@ CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 def make_model(cell, rng, backend, **kwargs):
     require(backend)
-    if cell.startswith("rnn"):
-        return RNN(
-            D, H, nonlinearity=cell[4:], dtype=np.float64, rng=rng, backend=backend, **kwargs
-        )
-    return {"lstm": LSTM, "gru": GRU}[cell](
-        D, H, dtype=np.float64, rng=rng, backend=backend, **kwargs
-    )
+    return make_recurrent(cell, D, H, dtype=np.float64, rng=rng, backend=backend, **kwargs)
 
 
 MATRIX = [

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from backends import require
-from bptt import GRU, LSTM, RNN
 from bptt.functional import log_softmax, sigmoid
+from bptt.models import make_recurrent
 
 D, H, T, N = 3, 4, 6, 3
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
@@ -16,10 +16,7 @@ CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 def make_model(cell, dtype, rng, backend, **kwargs):
     require(backend)
-    kwargs.update(dtype=dtype, rng=rng, backend=backend)
-    if cell.startswith("rnn"):
-        return RNN(D, H, nonlinearity=cell[4:], **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[cell](D, H, **kwargs)
+    return make_recurrent(cell, D, H, dtype=dtype, rng=rng, backend=backend, **kwargs)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

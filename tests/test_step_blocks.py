@@ -5,18 +5,24 @@ cell, with ragged lengths and two directions."""
 import numpy as np
 import pytest
 
-from bptt import GRU, LSTM, RNN, recurrent
+from bptt import recurrent
+from bptt.models import make_recurrent
 
 D, H, T, N = 3, 4, 7, 3
 LENGTHS = np.array([7, 2, 5])
 
 
 def make_model(cell, backend):
-    kwargs = dict(num_layers=2, bidirectional=True, dtype=np.float64, backend=backend)
-    kwargs["rng"] = np.random.default_rng(0)
-    if cell.startswith("rnn"):
-        return RNN(D, H, nonlinearity=cell[4:], **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[cell](D, H, **kwargs)
+    return make_recurrent(
+        cell,
+        D,
+        H,
+        num_layers=2,
+        bidirectional=True,
+        dtype=np.float64,
+        rng=np.random.default_rng(0),
+        backend=backend,
+    )
 
 
 def run(model, block_bytes, monkeypatch):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backends import require
-from bptt import GRU, LSTM, RNN
+from bptt.models import make_recurrent
 
 D, H, T, N = 3, 4, 6, 2
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
@@ -19,10 +19,7 @@ CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 def make_model(cell, rng, backend, **kwargs):
     require(backend)
-    kwargs.update(dtype=np.float64, rng=rng, backend=backend)
-    if cell.startswith("rnn"):
-        return RNN(D, H, nonlinearity=cell[4:], **kwargs)
-    return {"lstm": LSTM, "gru": GRU}[cell](D, H, **kwargs)
+    return make_recurrent(cell, D, H, dtype=np.float64, rng=rng, backend=backend, **kwargs)
 
 
 def as_tuple(state, is_lstm):

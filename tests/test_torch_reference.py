@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backends import backends_for, require
-from bptt import GRU, LSTM, RNN
+from bptt.models import make_recurrent
 
 torch = pytest.importorskip("torch")
 
@@ -26,12 +26,10 @@ TOLERANCES = {np.float64: dict(rtol=0, atol=1e-10), np.float32: dict(rtol=1e-5, 
 def make_pair(cell, dtype, rng, backend="numpy", **kwargs):
     """Our model and a torch model holding the same weights (copied through state_dict)."""
     require(backend)
+    ours = make_recurrent(cell, D, H, dtype=dtype, rng=rng, backend=backend, **kwargs)
     if cell.startswith("rnn"):
-        ours = RNN(D, H, nonlinearity=cell[4:], dtype=dtype, rng=rng, backend=backend, **kwargs)
         theirs = torch.nn.RNN(D, H, nonlinearity=cell[4:], dtype=TORCH_DTYPE[dtype], **kwargs)
     else:
-        layer = {"lstm": LSTM, "gru": GRU}[cell]
-        ours = layer(D, H, dtype=dtype, rng=rng, backend=backend, **kwargs)
         module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
         theirs = module(D, H, dtype=TORCH_DTYPE[dtype], **kwargs)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
