@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bptt.batching import ArrayBatches
 from bptt.data import copy_task
 from bptt.io import read_jsonl
-from bptt.models import SequenceTagger
-from bptt.train import TrainConfig, Trainer, evaluate
+from bptt.nn import SequenceTagger
+from bptt.train import ArrayBatches, TrainConfig, Trainer, evaluate
 
 SETTINGS = {  # optimizer -> (learning rate, extra TrainConfig fields)
     "sgd": (0.5, {"momentum": 0.9}),

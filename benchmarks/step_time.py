@@ -53,10 +53,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from machine import gemm_peak_gflops, machine_info, peak_rss_bytes, tracemalloc_peak
 
-from bptt import GRU, LSTM, RNN, fused
 from bptt.io import atomic_write_json
-from bptt.layers import Linear
-from bptt.losses import softmax_cross_entropy
+from bptt.nn import BACKENDS, GRU, LSTM, RNN, Linear, resolve_backend, softmax_cross_entropy
 from bptt.optim import SGD
 
 CELLS = ("rnn_tanh", "lstm", "gru")
@@ -370,7 +368,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--no-torch", action="store_true", help="time bptt only")
     add(
         "--backend",
-        choices=fused.BACKENDS,
+        choices=BACKENDS,
         default="auto",
         help="bptt's elementwise kernels: numpy, numba (fused), auto (numba when installed)",
     )
@@ -400,7 +398,7 @@ def main(argv=None) -> int:
             torch_note = "not importable: timing bptt only"
         else:
             torch_note = f"{torch.__version__}, {torch.get_num_threads()} threads (default)"
-    args.resolved_backend = fused.resolve_backend(args.backend, np.float32)
+    args.resolved_backend = resolve_backend(args.backend, np.float32)
     if args.resolved_backend == "numba":
         import numba
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bptt.batching import StreamBatches
 from bptt.data import Vocabulary
-from bptt.models import Batch, SequenceTagger
-from bptt.train import TrainConfig, Trainer
+from bptt.nn import Batch, SequenceTagger
+from bptt.train import StreamBatches, TrainConfig, Trainer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "bptt" / "sample.txt"
 T, K1, K2S = 100, 10, (10, 20, 40, 70, 100)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bptt.fused import FUSED_CELLS, numba_available
+from bptt.nn.kernels import FUSED_CELLS, numba_available
 
 
 def backends_for(cell: str) -> list[str]:

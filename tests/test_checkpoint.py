@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bptt import LSTM
-from bptt.checkpoint import (
+from bptt.train import (
     Checkpoint,
     CheckpointError,
     find_checkpoint,

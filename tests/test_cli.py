@@ -1,5 +1,5 @@
 """The ``bptt`` command line end to end: every subcommand on tiny settings, in-process through
-``bptt.cli.main`` and, for the exit codes a shell sees, as ``python -m bptt``."""
+``bptt.cli.main.main`` and, for the exit codes a shell sees, as ``python -m bptt``."""
 
 import json
 import os
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import bptt
-from bptt.cli import all_options, main
+from bptt.cli import main
+from bptt.tasks import all_options
 from cli_helpers import assert_usage_error, cli
 
 TINY_ADDITION = ["--epochs", "2", "--train-size", "200", "--test-size", "100"]

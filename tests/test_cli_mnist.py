@@ -2,7 +2,7 @@
 
 The command line always verifies the MD5s of the real MNIST files, so small hand-made files
 are refused as "not the MNIST file". Where a test needs them read, it switches verification off
-the way a ``--no-verify`` flag would: ``load_mnist(..., verify=False)`` behind ``bptt.tasks``.
+the way a ``--no-verify`` flag would: ``load_mnist(..., verify=False)`` behind ``bptt.tasks.mnist``.
 """
 
 import contextlib
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import bptt.data.mnist
-import bptt.tasks
+import bptt.tasks.mnist
 from bptt.cli import main
 from bptt.data import load_mnist
 from cli_helpers import assert_usage_error, cli
@@ -77,7 +77,7 @@ def unverified(monkeypatch):
     def unverified_load(*args, **kwargs):
         return load_mnist(*args, **{**kwargs, "verify": False})
 
-    monkeypatch.setattr(bptt.tasks, "load_mnist", unverified_load)
+    monkeypatch.setattr(bptt.tasks.mnist, "load_mnist", unverified_load)
 
 
 def test_an_empty_data_dir_names_the_missing_files(tmp_path, capsys, offline):

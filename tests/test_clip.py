@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from bptt.clip import clip_grad_norm, clip_grad_value, global_norm
+from bptt.optim import clip_grad_norm, clip_grad_value, global_norm
 
 SHAPES = {"weight_ih_l0": (8, 3), "bias_ih_l0": (8,), "fc.weight": (2, 4)}
 

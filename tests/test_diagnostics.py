@@ -10,20 +10,24 @@ import math
 import numpy as np
 import pytest
 
-from bptt.batching import ArrayBatches, StreamBatches
 from bptt.data import binary_addition
-from bptt.diagnostics import (
-    gradient_flow_profile,
+from bptt.insight import (
     jacobian_norms,
-    mean_row_norms,
+    numerical_gradient,
     record,
     record_model,
     recurrent_spectra,
 )
-from bptt.gradcheck import numerical_gradient
 from bptt.io import read_json, read_jsonl
-from bptt.models import Batch, SequenceTagger, make_recurrent
-from bptt.train import TrainConfig, Trainer
+from bptt.nn import Batch, SequenceTagger, make_recurrent
+from bptt.train import (
+    ArrayBatches,
+    StreamBatches,
+    TrainConfig,
+    Trainer,
+    gradient_flow_profile,
+    mean_row_norms,
+)
 
 F64 = np.float64
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]

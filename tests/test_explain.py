@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from bptt.cli import main
-from bptt.explain import explain
+from bptt.insight import explain
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 ROUNDING_NOISE = re.compile(r"\d\.\de[-+]\d\d")  # the printed finite-difference errors

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from backends import backends_for, require
-from bptt.gradcheck import check_gradients
-from bptt.models import make_recurrent
+from bptt.insight import check_gradients
+from bptt.nn import make_recurrent
 
 D, H, T, N = 3, 4, 5, 3
 LENGTHS = np.array([5, 2, 4])

@@ -1,4 +1,4 @@
-"""The fused numba kernels (bptt.fused) agree with the NumPy reference, and backends resolve.
+"""The fused numba kernels (bptt.nn.kernels) agree with the NumPy reference, and backends resolve.
 
 The gradient suites (finite differences, torch, steps-equal-sequence, stability) run every
 LSTM and GRU case on both backends; this file pins down what is particular to the kernels:
@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from backends import require_numba
-from bptt import GRU, LSTM, RNN, fused
-from bptt.cells import gru as gru_reference
-from bptt.cells import lstm as lstm_reference
+from bptt.nn import GRU, LSTM, RNN, kernels
+from bptt.nn.cells import gru as gru_reference
+from bptt.nn.cells import lstm as lstm_reference
 
 numba = require_numba()
 
-from bptt.fused import gru as gru_fused  # noqa: E402
-from bptt.fused import lstm as lstm_fused  # noqa: E402
-from bptt.fused.approx import sigmoid, tanh  # noqa: E402
+from bptt.nn.kernels import gru as gru_fused  # noqa: E402
+from bptt.nn.kernels import lstm as lstm_fused  # noqa: E402
+from bptt.nn.kernels.approx import sigmoid, tanh  # noqa: E402
 
 
 @numba.njit
@@ -164,7 +164,7 @@ def test_auto_backend_is_numba_for_float32_and_numpy_for_float64():
     assert RNN(3, 4, backend="numba").backend == "numba"
 
 
-def test_with_backend_returns_a_new_cell_and_leaves_the_reference_alone():
+def test_the_numba_backend_swaps_in_the_kernels_and_leaves_the_reference_alone():
     model = LSTM(3, 4, backend="numba")
     assert model.cell.pointwise.forward is lstm_fused.forward_pointwise
     assert LSTM(3, 4, backend="numpy").cell.pointwise.forward is lstm_reference.forward_pointwise
@@ -176,7 +176,7 @@ def test_unknown_backend_names_the_choices():
 
 
 def test_numba_backend_without_numba_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(fused, "numba_available", lambda: False)
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
     with pytest.raises(ImportError, match=r'pip install "bptt\[fast\]"'):
         LSTM(3, 4, backend="numba")
     assert LSTM(3, 4).backend == "numpy"  # auto falls back quietly
@@ -185,7 +185,7 @@ def test_numba_backend_without_numba_says_how_to_install_it(monkeypatch):
 def test_kernels_compile_without_a_writable_cache_directory(monkeypatch):
     from numba.core import caching
 
-    from bptt.fused.compile import kernel
+    from bptt.nn.kernels.compile import kernel
 
     for locator in vars(caching).values():
         if isinstance(locator, type) and issubclass(locator, caching._CacheLocator):
@@ -200,7 +200,7 @@ def test_kernels_compile_without_a_writable_cache_directory(monkeypatch):
 def test_the_disk_cache_key_covers_the_tanh_the_kernels_inline():
     """numba alone keys a cached kernel by its own bytecode: editing approx.py would keep
     serving the old machine code. The key must carry the digest of approx.py too."""
-    from bptt.fused import compile
+    from bptt.nn.kernels import compile
 
     x = np.zeros((2, 4), np.float32)
     lstm_fused.forward_pointwise(

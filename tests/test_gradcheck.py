@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bptt import LSTM
-from bptt.gradcheck import (
+from bptt.insight import (
     assert_gradients_close,
     check_gradients,
     numerical_gradient,

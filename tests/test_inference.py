@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bptt import GRU, LSTM, RNN
-from bptt.models import Batch, SequenceClassifier, SequenceRegressor, SequenceTagger
+from bptt.nn import Batch, SequenceClassifier, SequenceRegressor, SequenceTagger
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bptt import GRU, LSTM, RNN
-from bptt.models import Batch, SequenceClassifier, SequenceTagger
+from bptt.nn import Batch, SequenceClassifier, SequenceTagger
 
 D, H, T, N = 3, 4, 6, 2
 

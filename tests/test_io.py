@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bptt.io import (
-    CheckpointError,
+    CorruptFileError,
     append_jsonl,
     atomic_write_bytes,
     atomic_write_json,
@@ -192,12 +192,12 @@ def test_truncated_or_garbage_weights_raise_checkpoint_error_naming_the_file(tmp
     data = path.read_bytes()
     for cut in (0, 5, 40, len(data) - 1):
         path.write_bytes(data[:cut])
-        with pytest.raises(CheckpointError, match=r"w\.safetensors: not a readable safetensors"):
+        with pytest.raises(CorruptFileError, match=r"w\.safetensors: not a readable safetensors"):
             load_weights(path)
     path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header!!!}")
-    with pytest.raises(CheckpointError, match=r"w\.safetensors"):
+    with pytest.raises(CorruptFileError, match=r"w\.safetensors"):
         load_weights(path)
-    assert issubclass(CheckpointError, ValueError)
+    assert issubclass(CorruptFileError, ValueError)
 
 
 def test_weights_load_in_torch_with_identical_values(tmp_path):

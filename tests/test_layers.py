@@ -7,8 +7,8 @@ loss = sum(y * W_y), hence dL/dy = W_y.
 import numpy as np
 import pytest
 
-from bptt.gradcheck import assert_gradients_close
-from bptt.layers import Embedding, Linear
+from bptt.insight import assert_gradients_close
+from bptt.nn import Embedding, Linear
 
 D, O, T, N = 4, 3, 5, 2
 V, E = 6, 3

@@ -8,8 +8,8 @@ which is what the mean over M unmasked items means.
 import numpy as np
 import pytest
 
-from bptt.gradcheck import assert_gradients_close
-from bptt.losses import mean_squared_error, softmax_cross_entropy
+from bptt.insight import assert_gradients_close
+from bptt.nn import mean_squared_error, softmax_cross_entropy
 
 T, N, C = 4, 3, 5
 SHAPES = {"NC": (N,), "TNC": (T, N)}  # item shape; logits add the class axis

@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 
 from bptt import GRU, LSTM, RNN
-from bptt.gradcheck import assert_gradients_close
-from bptt.losses import mean_squared_error, softmax_cross_entropy
-from bptt.models import (
+from bptt.insight import assert_gradients_close
+from bptt.nn import (
     Batch,
     SequenceClassifier,
     SequenceRegressor,
     SequenceTagger,
     make_recurrent,
+    mean_squared_error,
+    softmax_cross_entropy,
 )
 
 D, H, T, N, C, O, V = 3, 4, 5, 3, 4, 2, 7

@@ -1,4 +1,4 @@
-"""Pictures of a run (``bptt.plots``, ``bptt plot``): valid, non-blank PNGs drawn from
+"""Pictures of a run (``bptt.insight.plots``, ``bptt plot``): valid, non-blank PNGs drawn from
 metrics.jsonl events and from the engine's forward cache, without pyplot's global state."""
 
 import subprocess
@@ -12,8 +12,7 @@ pytest.importorskip("matplotlib")
 
 from bptt import GRU, LSTM, RNN  # noqa: E402
 from bptt.cli import main  # noqa: E402
-from bptt.io import append_jsonl  # noqa: E402
-from bptt.plots import (  # noqa: E402
+from bptt.insight import (  # noqa: E402
     events_of,
     plot_curves,
     plot_dh_profiles,
@@ -24,6 +23,7 @@ from bptt.plots import (  # noqa: E402
     smooth,
     state_panels,
 )
+from bptt.io import append_jsonl  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -206,7 +206,7 @@ def test_bad_events_are_refused_with_a_message_naming_them():
 
 def test_figures_never_touch_pyplot():
     code = (
-        "import sys; from bptt.plots import plot_dh_profiles, png_bytes; "
+        "import sys; from bptt.insight import plot_dh_profiles, png_bytes; "
         "png_bytes(plot_dh_profiles({'a': [1.0, 0.1]})); "
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'"
     )
@@ -215,7 +215,7 @@ def test_figures_never_touch_pyplot():
 
 
 def test_missing_matplotlib_says_how_to_install_it(monkeypatch, tmp_path, capsys):
-    from bptt.plots import new_figure
+    from bptt.insight import new_figure
 
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
     with pytest.raises(ImportError, match=r'pip install "bptt\[plot\]"'):

@@ -1,4 +1,4 @@
-"""The HTML report (``bptt.report``, ``bptt report``): one self-contained file whose images are
+"""The HTML report (``bptt.insight.report``, ``bptt report``): one self-contained file whose images are
 all embedded and all render in a real browser (headless Chromium)."""
 
 import base64
@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from bptt.cli import main  # noqa: E402
+from bptt.insight import data_uri, html_page, image_html, run_report_html  # noqa: E402
 from bptt.io import append_jsonl, read_json  # noqa: E402
-from bptt.report import data_uri, html_page, image_html, run_report_html  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -227,7 +227,7 @@ def test_the_browser_check_catches_a_broken_image(tmp_path):
 
 
 def test_image_html_builds_a_figure_with_its_caption():
-    from bptt.plots import plot_dh_profiles, png_bytes
+    from bptt.insight import plot_dh_profiles, png_bytes
 
     snippet = image_html(png_bytes(plot_dh_profiles({"a": [1.0, 0.5]})), "alt <text>", "cap & c")
     assert snippet.startswith('<figure><img src="data:image/png;base64,')

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from bptt.optim import SGD
-from bptt.schedules import (
+from bptt.optim import (
+    SGD,
     ConstantLR,
     CosineWarmup,
     ExponentialLR,

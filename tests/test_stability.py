@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from backends import require
-from bptt.functional import log_softmax, sigmoid
-from bptt.models import make_recurrent
+from bptt.nn import make_recurrent
+from bptt.nn.functional import log_softmax, sigmoid
 
 D, H, T, N = 3, 4, 6, 3
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]

@@ -5,8 +5,7 @@ cell, with ragged lengths and two directions."""
 import numpy as np
 import pytest
 
-from bptt import recurrent
-from bptt.models import make_recurrent
+from bptt.nn import make_recurrent, scan
 
 D, H, T, N = 3, 4, 7, 3
 LENGTHS = np.array([7, 2, 5])
@@ -26,7 +25,7 @@ def make_model(cell, backend):
 
 
 def run(model, block_bytes, monkeypatch):
-    monkeypatch.setattr(recurrent, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(scan, "BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((T, N, D))
     out, _, cache = model.forward(x, lengths=LENGTHS)
@@ -40,7 +39,7 @@ def test_blocks_of_steps_give_the_same_outputs_and_gradients(cell, steps_per_blo
     G = {"rnn_tanh": 1, "lstm": 4, "gru": 3}[cell]
     row_bytes = N * G * H * 8 * (2 if cell == "gru" else 1)
     out, d_x, d_state0, grads = run(model, steps_per_block * row_bytes, monkeypatch)
-    assert recurrent.block_steps(T, row_bytes) == steps_per_block
+    assert scan.block_steps(T, row_bytes) == steps_per_block
     out_1, d_x_1, d_state0_1, grads_1 = run(model, 2**40, monkeypatch)  # one block
     np.testing.assert_allclose(out, out_1, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(d_x, d_x_1, rtol=1e-12, atol=1e-14)
@@ -54,6 +53,6 @@ def test_blocks_of_steps_give_the_same_outputs_and_gradients(cell, steps_per_blo
 
 
 def test_block_size_follows_the_memory_budget():
-    assert recurrent.block_steps(28, 128 * 512 * 4) == 16  # 4 MiB of (128, 512) float32 rows
-    assert recurrent.block_steps(5, 128 * 512 * 4) == 5  # never more than T
-    assert recurrent.block_steps(28, 2**30) == 1  # at least one step
+    assert scan.block_steps(28, 128 * 512 * 4) == 16  # 4 MiB of (128, 512) float32 rows
+    assert scan.block_steps(5, 128 * 512 * 4) == 5  # never more than T
+    assert scan.block_steps(28, 2**30) == 1  # at least one step

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backends import require
-from bptt.models import make_recurrent
+from bptt.nn import make_recurrent
 
 D, H, T, N = 3, 4, 6, 2
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]

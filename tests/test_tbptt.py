@@ -5,8 +5,8 @@ the errors it raises."""
 import numpy as np
 import pytest
 
-from bptt.models import Batch, SequenceClassifier, SequenceRegressor, SequenceTagger
-from bptt.tbptt import TruncatedBPTT
+from bptt.nn import Batch, SequenceClassifier, SequenceRegressor, SequenceTagger
+from bptt.train import TruncatedBPTT
 
 F64 = np.float64
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backends import backends_for, require
-from bptt.models import make_recurrent
+from bptt.nn import make_recurrent
 
 torch = pytest.importorskip("torch")
 

@@ -12,12 +12,19 @@ import time
 import numpy as np
 import pytest
 
-from bptt.batching import ArrayBatches, StreamBatches
-from bptt.checkpoint import list_checkpoints, load_checkpoint
 from bptt.data import adding_problem, binary_addition
 from bptt.io import load_weights, read_jsonl
-from bptt.models import SequenceRegressor, SequenceTagger
-from bptt.train import NonFiniteError, TrainConfig, Trainer, evaluate
+from bptt.nn import SequenceRegressor, SequenceTagger
+from bptt.train import (
+    ArrayBatches,
+    NonFiniteError,
+    StreamBatches,
+    TrainConfig,
+    Trainer,
+    evaluate,
+    list_checkpoints,
+    load_checkpoint,
+)
 
 F64 = np.float64
 
@@ -510,16 +517,16 @@ def test_the_progress_bar_is_off_when_stderr_is_not_a_terminal(tmp_path, capsys)
 
 def test_each_checkpoint_is_written_once(tmp_path, monkeypatch):
     """The end of the last epoch saves; fit's final save then has nothing new to write."""
-    import bptt.checkpoint
+    import bptt.train.checkpoint
 
     steps = []
-    original = bptt.checkpoint.save_checkpoint
+    original = bptt.train.checkpoint.save_checkpoint
 
     def counting(run_dir, step, **kw):
         steps.append(step)
         return original(run_dir, step, **kw)
 
-    monkeypatch.setattr(bptt.checkpoint, "save_checkpoint", counting)
+    monkeypatch.setattr(bptt.train.checkpoint, "save_checkpoint", counting)
     trainer, summary = train(
         addition_model(),
         TrainConfig(epochs=2, lr=0.05),

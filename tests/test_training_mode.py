@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bptt import GRU, LSTM, RNN
-from bptt.gradcheck import check_gradients
+from bptt.insight import check_gradients
 
 D, H, T, N = 3, 4, 5, 3
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]

@@ -1,4 +1,4 @@
-"""The vanishing-gradient demonstration (``bptt.vanishing``, ``bptt vanishing``): what it
+"""The vanishing-gradient demonstration (``bptt.insight.vanishing``, ``bptt vanishing``): what it
 measures is dL/dh_t, and it tells a tanh RNN from an LSTM whose forget gates are open."""
 
 import json
@@ -10,14 +10,14 @@ import pytest
 
 from bptt.cli import main
 from bptt.data import adding_problem
-from bptt.models import SequenceRegressor
-from bptt.vanishing import (
+from bptt.insight import (
     VanishingConfig,
     decay_orders,
     dh_profile,
     measure,
     set_forget_bias,
 )
+from bptt.nn import SequenceRegressor
 
 
 def test_decay_is_counted_in_orders_of_magnitude_from_the_last_step_back():
@@ -68,7 +68,7 @@ def test_tanh_rnn_error_vanishes_while_an_lstm_with_open_forget_gates_keeps_it(s
 
 
 def test_measure_trains_every_cell_into_a_run_directory_it_can_reload(tmp_path):
-    from bptt.commands import load_run
+    from bptt.tasks import load_run
 
     config = VanishingConfig(length=10, steps=6, hidden_size=4, batch_size=8, probe_size=8)
     results = measure(config, tmp_path, cells=("rnn_tanh", "gru"))

@@ -1,4 +1,4 @@
-"""Fit the rational tanh of ``bptt.fused.approx`` and report its float32 error.
+"""Fit the rational tanh of ``bptt.nn.kernels.approx`` and report its float32 error.
 
     tanh(x) ~ x * P(y) / Q(y),  y = x^2,  Q(0) = 1,  P and Q of degree 4,  x in [0, 9]
 

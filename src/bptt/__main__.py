@@ -2,6 +2,6 @@
 
 import sys
 
-from bptt.cli import main
+from bptt.cli.main import main
 
 sys.exit(main())

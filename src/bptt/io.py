@@ -1,4 +1,4 @@
-"""Level 6: files on disk — atomic writes, JSON / JSONL, and safetensors weights.
+"""Files on disk — atomic writes, JSON / JSONL, and safetensors weights.
 
 Every whole-file write takes one path, so a reader sees the old file or the new one, never half:
 
@@ -40,8 +40,9 @@ WEIGHT_DTYPES = frozenset(
 )
 
 
-class CheckpointError(ValueError):
-    """A weights file or checkpoint is incomplete, truncated, corrupted or edited."""
+class CorruptFileError(ValueError):
+    """A file is incomplete, truncated, corrupted or edited (``bptt.train.CheckpointError``
+    is the checkpoint's own kind)."""
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -274,12 +275,12 @@ def weights_bytes(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] 
 
 def weights_from_bytes(data: bytes, source: str | os.PathLike = "<bytes>") -> dict[str, np.ndarray]:
     """Arrays from the bytes of a safetensors file, each a fresh writable copy, sorted by name.
-    CheckpointError naming ``source`` when the bytes are not a whole safetensors file."""
+    CorruptFileError naming ``source`` when the bytes are not a whole safetensors file."""
     st = require_safetensors()
     try:
         loaded = st.numpy.load(bytes(data))
     except (st.SafetensorError, KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(
+        raise CorruptFileError(
             f"{source}: not a readable safetensors file ({e}); it is truncated or corrupted"
         ) from e
     return {name: np.array(loaded[name], copy=True) for name in sorted(loaded)}
@@ -295,7 +296,7 @@ def save_weights(
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a safetensors file; CheckpointError naming it when it is truncated or corrupted.
+    """Read a safetensors file; CorruptFileError naming it when it is truncated or corrupted.
     (A changed byte inside an array's data is only caught by a checkpoint's manifest.)"""
     path = Path(path)
     return weights_from_bytes(path.read_bytes(), path)

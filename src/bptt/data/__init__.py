@@ -1,4 +1,4 @@
-"""Level 7: tasks as numpy arrays (MNIST, character text, synthetic). Nothing here knows models."""
+"""Tasks as numpy arrays (MNIST, character text, synthetic). Nothing here knows models."""
 
 from bptt.data.idx import parse_idx, read_idx, read_idx_bytes
 from bptt.data.mnist import (
@@ -17,6 +17,7 @@ from bptt.data.synthetic import (
     int_to_bits,
 )
 from bptt.data.text import (
+    SAMPLE_TEXT,
     Vocabulary,
     count_stream_batches,
     load_text,
@@ -34,6 +35,7 @@ __all__ = [
     "load_mnist",
     "mnist_sequences",
     "train_validation_split",
+    "SAMPLE_TEXT",
     "Vocabulary",
     "load_text",
     "split_text",

@@ -1,4 +1,4 @@
-"""Level 7: the IDX file format of MNIST (LeCun et al.), gzipped or raw.
+"""The IDX file format of MNIST (LeCun et al.), gzipped or raw.
 
 Layout (all integers big-endian)::
 

@@ -1,4 +1,4 @@
-"""Level 7: MNIST as arrays, and the sequence views that make it a recurrent task.
+"""MNIST as arrays, and the sequence views that make it a recurrent task.
 
 Where the four IDX files come from, in order:
 
@@ -30,9 +30,9 @@ from typing import NoReturn
 
 import numpy as np
 
+from bptt.checks import check_positive_int
 from bptt.data.idx import parse_idx, read_idx_bytes
 from bptt.io import atomic_write_bytes
-from bptt.validation import check_positive_int
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

@@ -1,4 +1,4 @@
-"""Level 7: synthetic sequence tasks, each a pure function of a numpy Generator.
+"""Synthetic sequence tasks, each a pure function of a numpy Generator.
 
 All arrays are time-major. T steps, N sequences.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bptt.validation import check_positive_int
+from bptt.checks import check_positive_int
 
 MAX_BITS = 62  # values and their sums stay inside int64
 

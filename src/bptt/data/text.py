@@ -1,4 +1,4 @@
-"""Level 7: character-level text as integer ids, and the streams of truncated BPTT.
+"""Character-level text as integer ids, and the streams of truncated BPTT.
 
 A Vocabulary is the sorted set of characters of a text (min-char-rnn, makemore); id i is the
 i-th character in code-point order, so the same text always gives the same ids.
@@ -24,10 +24,13 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from bptt.validation import check_positive_int
+from bptt.checks import check_positive_int
+
+SAMPLE_TEXT = Path(__file__).with_name("sample.txt")  # the Shakespeare sample the package ships
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,6 @@ class Vocabulary:
         return cls(tuple(sorted(set(text))))
 
     def __len__(self) -> int:
-        return len(self.chars)
-
-    @property
-    def size(self) -> int:
         return len(self.chars)
 
     def encode(self, text: str) -> np.ndarray:

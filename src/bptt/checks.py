@@ -1,0 +1,96 @@
+"""Checks on user input. Each error names what was expected and what was got."""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    return dt
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_array(name: str, a, ndim: int, legend: str, dtype: np.dtype) -> np.ndarray:
+    """An ndarray of ``ndim`` dimensions and exactly ``dtype`` (never cast silently)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray {legend}, got {type(a).__name__}")
+    if a.ndim != ndim:
+        raise ValueError(
+            f"{name}: expected a {ndim}-D array {legend}, got {a.ndim}-D with shape {a.shape}"
+        )
+    if a.dtype != dtype:
+        raise TypeError(
+            f"{name}: expected dtype {dtype} (the parameters' dtype), got {a.dtype}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    return a
+
+
+def check_shape(name: str, a: np.ndarray, expected: tuple[int, ...], legend: str) -> None:
+    if a.shape != expected:
+        raise ValueError(f"{name}: expected shape {expected} {legend}, got {a.shape}")
+
+
+def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
+    """Sequence lengths -> valid mask (T, N, 1) bool, or None when every sequence is full."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or lengths.shape[0] != N:
+        raise ValueError(
+            f"lengths: expected one length per sequence, shape ({N},), got shape {lengths.shape}"
+        )
+    if not np.issubdtype(lengths.dtype, np.integer):
+        raise TypeError(f"lengths: expected integers, got dtype {lengths.dtype}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(
+            f"lengths: expected values in [1, {T}] (the number of time steps), "
+            f"got min {lengths.min()} and max {lengths.max()}"
+        )
+    return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, N, 1)
+
+
+def array_dict_problems(expected: dict, got: dict, *, what: str = "key", quote: bool = False):
+    """Every way ``got`` fails to have exactly ``expected``'s keys, and arrays of its shapes and
+    dtypes; one message each (names shown with quotes when ``quote``)."""
+    problems = [f"missing {what} {k!r}" for k in expected if k not in got]
+    problems += [f"unexpected {what} {k!r}" for k in got if k not in expected]
+    for key, target in expected.items():
+        if key not in got:
+            continue
+        value, name = got[key], repr(key) if quote else key
+        if not isinstance(value, np.ndarray):
+            problems.append(f"{name}: expected numpy.ndarray, got {type(value).__name__}")
+        elif value.shape != target.shape:
+            problems.append(f"{name}: expected shape {target.shape}, got {value.shape}")
+        elif value.dtype != target.dtype:
+            problems.append(f"{name}: expected dtype {target.dtype}, got {value.dtype}")
+    return problems
+
+
+def load_arrays_into(params: dict, state_dict: dict) -> None:
+    """Copy ``state_dict`` into the arrays of ``params`` in place (references stay valid), after
+    checking keys, shapes and dtypes; every problem is reported at once and nothing is copied."""
+    problems = array_dict_problems(params, state_dict)
+    if problems:
+        raise ValueError("load_state_dict: " + "; ".join(problems))
+    for name, target in params.items():
+        np.copyto(target, state_dict[name])
+
+
+def assert_grads_match(grads: dict, params: dict) -> None:
+    """The one choke point: gradients have exactly the parameters' keys, shapes and dtypes."""
+    assert grads.keys() == params.keys(), sorted(set(grads) ^ set(params))
+    for name, p in params.items():
+        g = grads[name]
+        assert g.shape == p.shape and g.dtype == p.dtype, (name, g.shape, g.dtype, p.shape, p.dtype)

@@ -1,0 +1,245 @@
+"""The subcommands of ``bptt``: each turns parsed arguments into a few library calls."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bptt import __version__
+from bptt.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, UsageError, resolve_options
+from bptt.insight import (
+    VanishingConfig,
+    check_gradients,
+    config_dict,
+    explain,
+    measure,
+    render,
+    require_matplotlib,
+    run_report,
+    write_outputs,
+    write_run_plots,
+)
+from bptt.io import atomic_write_bytes, json_text, require_safetensors
+from bptt.nn import CELLS, make_recurrent, resolve_backend
+from bptt.tasks import (
+    TASKS,
+    build_model,
+    get_task,
+    load_run,
+    predict_sum,
+    read_run_config,
+    sample_text,
+    test_metrics,
+)
+from bptt.train import TrainConfig, Trainer
+
+
+def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path]:
+    """(task, resolved options, run directory) of a new run or of the run to resume."""
+    if args.resume is None:
+        if args.task is None:
+            raise UsageError(f"train: expected a task ({', '.join(TASKS)}) or --resume RUN")
+        run_dir = args.run_dir or Path("runs") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "config.json").exists():
+            raise UsageError(
+                f"--run-dir: {run_dir} already holds a run; use --resume "
+                "to continue it or choose another directory"
+            )
+        return args.task, resolve_options(args.task, args), run_dir
+    if not (args.resume / "config.json").is_file():
+        raise UsageError(f"--resume: expected a run directory with config.json, got {args.resume}")
+    saved = read_run_config(args.resume)
+    given = {k: v for k, v in vars(args).items() if k in saved["options"] and v is not None}
+    fixed = sorted(set(given) - {"epochs", "max_steps"})
+    if fixed or args.config is not None or args.run_dir is not None:
+        flags = ["--" + k.replace("_", "-") for k in fixed]
+        flags += [f for f, v in (("--config", args.config), ("--run-dir", args.run_dir)) if v]
+        raise UsageError(
+            "--resume continues a run with its saved options; only --epochs and "
+            f"--max-steps may change, got {', '.join(flags)}"
+        )
+    if args.task not in (None, saved["task"]):
+        raise UsageError(f"--resume: expected task {saved['task']} (the run's), got {args.task}")
+    return saved["task"], {**saved["options"], **given}, args.resume
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    require_safetensors()  # fail before training, not at the first checkpoint
+    task, options, run_dir = _run_options(args)
+    config = TrainConfig.from_options(options)
+    print(f"bptt train {task}: " + json.dumps(options, sort_keys=True))
+    data = get_task(task).load(options, config.seed)
+    model = build_model(data, options, np.random.default_rng([config.seed, 3000]))
+    vocab = None if data.vocabulary is None else {"chars": "".join(data.vocabulary.chars)}
+    trainer = Trainer(
+        model,
+        config,
+        data.train,
+        data.validation,
+        run_dir=run_dir,
+        progress=args.progress,
+        vocabulary=vocab,
+        extra_config={"task": task, "options": options},
+    )
+    if args.resume is not None:
+        trainer.restore(run_dir)
+    summary = trainer.fit(test=lambda best: test_metrics(task, best, data))
+    if task == "addition" and "test" in summary:
+        _print_sums(model, data.extra["test_pairs"], options["bits"])
+    print(json.dumps(summary, sort_keys=True))
+    print(f"run directory: {run_dir}")
+    return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
+
+
+def _print_sums(model, pairs, bits: int, count: int = 8) -> None:
+    _, _, a, b = pairs
+    for i in range(min(count, len(a))):
+        got = predict_sum(model, int(a[i]), int(b[i]), bits)
+        mark = "ok" if got == a[i] + b[i] else f"wrong, expected {a[i] + b[i]}"
+        print(f"  {a[i]:>4} + {b[i]:>4} = {got:>4}   {mark}")
+
+
+def cmd_eval(args) -> int:
+    task, options, data, model = load_run(args.run)
+    result = test_metrics(task, model, data, args.split)
+    print(json.dumps({"task": task, "split": args.split, **result}, sort_keys=True))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    task, options, data, model = load_run(args.run, need_data=False)
+    if task != "text":
+        raise UsageError(f"sample: expected a run of the text task, got a {task} run")
+    if args.length < 1:
+        raise UsageError(f"--length: expected a positive integer, got {args.length}")
+    rng = np.random.default_rng(args.seed)
+    print(sample_text(model, data.vocabulary, args.prime, args.length, args.temperature, rng))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    task, options, data, model = load_run(args.run)
+    if task != "addition":
+        raise UsageError(f"predict: expected a run of the addition task, got a {task} run")
+    print(predict_sum(model, args.a, args.b, options["bits"]))
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    ok = True
+    for cell in CELLS:
+        rng = np.random.default_rng(args.seed)
+        layer = make_recurrent(
+            cell, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, rng=rng
+        )
+        x = rng.standard_normal((5, 3, 3))
+        lengths = np.array([5, 2, 4])
+        w = rng.standard_normal((5, 3, 8))
+
+        def loss(layer=layer, x=x, lengths=lengths, w=w):
+            return float((layer.forward(x, None, lengths)[0] * w).sum())
+
+        out, _, cache = layer.forward(x, None, lengths)
+        d_x, _, grads = layer.backward(w, cache)
+        report = check_gradients(loss, {**layer.params, "x": x}, {**grads, "x": d_x}, rng=rng)
+        worst = max(report.max_rel_errors.values())
+        ok &= report.ok
+        print(
+            f"{cell:9s} 2 layers, bidirectional, ragged: max relative error {worst:.2e} "
+            f"{'ok' if report.ok else 'FAILED'}"
+        )
+    return 0 if ok else EXIT_FAILED
+
+
+def cmd_info(args) -> int:
+    print(f"bptt {__version__}, Python {platform.python_version()}, numpy {np.__version__}")
+    for extra in ("safetensors", "tqdm", "matplotlib", "numba", "torch"):
+        found = importlib.util.find_spec(extra) is not None
+        print(f"  {extra}: {'installed' if found else 'not installed'}")
+    backend = resolve_backend("auto", np.float32)
+    print(f"  elementwise kernels of float32 LSTM/GRU (backend='auto'): {backend}")
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        print(f"  BLAS: {blas.get('name')} {blas.get('version', '')}")
+    except Exception:  # show_config's layout differs across numpy versions
+        pass
+    print(f"  cells: {', '.join(CELLS)}; tasks: " + ", ".join(TASKS))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    ex = explain(args.cell, args.hidden_size, args.steps, args.seed, args.lr)
+    if args.json:
+        print(json_text(ex.to_json(), what="explain", indent=None))
+    else:
+        print(render(ex, args.lang), end="")
+    return 0 if ex.fd_ok else EXIT_FAILED
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _require_matplotlib() -> None:
+    """Before any work: a missing matplotlib is a one-line error, not a traceback."""
+    try:
+        require_matplotlib()
+    except ImportError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    _require_matplotlib()
+    for path in write_run_plots(args.run, args.out, example=args.example, log=_stderr):
+        print(path)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _require_matplotlib()
+    out = args.run / "report.html" if args.out is None else args.out
+    page = run_report(args.run, example=args.example, seed=args.seed, log=_stderr)
+    print(atomic_write_bytes(out, page.encode("utf-8")))
+    return 0
+
+
+def cmd_vanishing(args: argparse.Namespace) -> int:
+    _require_matplotlib()
+    try:
+        config = VanishingConfig(
+            length=args.length,
+            steps=args.steps,
+            hidden_size=args.hidden_size,
+            lr=args.lr,
+            forget_bias=args.forget_bias,
+            seed=args.seed,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    out = args.out or Path("runs") / f"vanishing-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"--out: {out} is not empty; choose another directory")
+    print("bptt vanishing: " + json.dumps(config_dict(config), sort_keys=True))
+    T = config.length
+
+    def log(r):
+        print(
+            f"  {r.cell:9s} ||dL/dh_0|| / ||dL/dh_{T - 1}|| = {r.after[0] / r.after[-1]:9.2e}"
+            f"   {r.decay_after:6.2f} orders of magnitude after training"
+            f" ({r.decay_before:.2f} at init; validation MSE "
+            f"{r.validation.get('loss', float('nan')):.4f}; {r.seconds:.0f} s)",
+            flush=True,
+        )
+
+    results = measure(config, out, args.cells, log=log)
+    for path in write_outputs(out, results, config):
+        print(path)
+    return 0

@@ -1,0 +1,50 @@
+"""The engine: one step of each cell, the time loop, the layers, losses and models.
+
+    cells/         the math of ONE step (RNN, LSTM, GRU), the cell contract, ``CELLS``
+    kernels/       optional fused numba loops for the LSTM's and GRU's elementwise step
+    functional.py  sigmoid, tanh, relu and their derivatives from saved outputs; log-softmax
+    scan.py        the one time loop: BPTT for one layer and direction, blocks, ragged
+                   lengths, the per-step ``Tape``
+    recurrent.py   ``Recurrent`` and ``RNN``, ``LSTM``, ``GRU``: PyTorch's arguments, names and
+                   init; stacking, directions, dropout, ``batch_first``; ``make_recurrent``
+    layers.py      ``Linear``, ``Embedding``
+    losses.py      ``softmax_cross_entropy``, ``mean_squared_error``: ``(loss, d_input)``
+    models.py      ``Batch`` and the sequence models with one flat parameter dict
+
+Forward returns ``(out, cache)``, backward takes ``(d_out, cache)``; nothing is kept on an
+object between the two. The engine needs NumPy alone.
+"""
+
+from bptt.nn import functional as functional
+from bptt.nn import scan as scan
+from bptt.nn.cells import CELLS as CELLS
+from bptt.nn.cells import GATE_NAMES as GATE_NAMES
+from bptt.nn.cells import Cell as Cell
+from bptt.nn.cells import GRUCell as GRUCell
+from bptt.nn.cells import LSTMCell as LSTMCell
+from bptt.nn.cells import RNNCell as RNNCell
+from bptt.nn.cells import Weights as Weights
+from bptt.nn.cells import make_cell as make_cell
+from bptt.nn.kernels import BACKENDS as BACKENDS
+from bptt.nn.kernels import numba_available as numba_available
+from bptt.nn.kernels import resolve_backend as resolve_backend
+from bptt.nn.layers import Embedding as Embedding
+from bptt.nn.layers import Linear as Linear
+from bptt.nn.losses import mean_squared_error as mean_squared_error
+from bptt.nn.losses import softmax_cross_entropy as softmax_cross_entropy
+from bptt.nn.models import Batch as Batch
+from bptt.nn.models import Model as Model
+from bptt.nn.models import SequenceClassifier as SequenceClassifier
+from bptt.nn.models import SequenceRegressor as SequenceRegressor
+from bptt.nn.models import SequenceTagger as SequenceTagger
+from bptt.nn.recurrent import GRU as GRU
+from bptt.nn.recurrent import LSTM as LSTM
+from bptt.nn.recurrent import RNN as RNN
+from bptt.nn.recurrent import Recurrent as Recurrent
+from bptt.nn.recurrent import RecurrentCache as RecurrentCache
+from bptt.nn.recurrent import direction_name as direction_name
+from bptt.nn.recurrent import direction_names as direction_names
+from bptt.nn.recurrent import make_recurrent as make_recurrent
+from bptt.nn.scan import ScanCache as ScanCache
+from bptt.nn.scan import Tape as Tape
+from bptt.nn.scan import reverse_time as reverse_time

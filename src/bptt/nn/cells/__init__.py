@@ -1,0 +1,37 @@
+"""The math of ONE time step for each cell, forward and backward; the one registry of cells.
+
+    base.py   the cell contract (project_inputs, step_forward, step_backward, weight_grads,
+              input_grads), ``Weights`` and ``Pointwise``
+    rnn.py    Elman RNN, tanh or relu: ``RNNCell``
+    lstm.py   LSTM, gates i, f, g, o: ``LSTMCell``
+    gru.py    GRU, gates r, z, n: ``GRUCell``
+
+``CELLS`` maps every cell name the library, the command line and the tests use to a function
+that makes the cell; ``GATE_NAMES`` maps a gate count G to the gate names (read off the cells).
+"""
+
+from collections.abc import Callable
+
+from bptt.nn.cells.base import Cell as Cell
+from bptt.nn.cells.base import Pointwise as Pointwise
+from bptt.nn.cells.base import Weights as Weights
+from bptt.nn.cells.gru import GRUCell as GRUCell
+from bptt.nn.cells.lstm import LSTMCell as LSTMCell
+from bptt.nn.cells.rnn import RNNCell as RNNCell
+
+CELLS: dict[str, Callable[[], Cell]] = {
+    "rnn_tanh": lambda: RNNCell("tanh"),
+    "rnn_relu": lambda: RNNCell("relu"),
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+}
+GATE_NAMES: dict[int, tuple[str, ...]] = {
+    make().num_gates: make().gate_names for make in CELLS.values()
+}
+
+
+def make_cell(name: str) -> Cell:
+    """'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' -> a new cell."""
+    if name not in CELLS:
+        raise ValueError(f"cell: expected one of {tuple(CELLS)}, got {name!r}")
+    return CELLS[name]()

@@ -1,0 +1,46 @@
+"""The Adagrad update rule, as torch.optim.Adagrad; notation and saving in ``bptt.optim``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bptt.optim.optimizer import Optimizer, _number
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as torch.optim.Adagrad: each entry's step shrinks with its summed squared gradients.
+
+        g <- g + wd * theta                                  if wd != 0
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        sum <- sum + g^2                  (sum starts at initial_accumulator_value)
+        theta <- theta - lr_t * g / (sqrt(sum) + eps)
+
+    State: ``sum``.
+    """
+
+    hyperparameter_names = ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        self.lr_decay = _number("lr_decay", lr_decay)
+        self.weight_decay = _number("weight_decay", weight_decay)
+        self.initial_accumulator_value = _number(
+            "initial_accumulator_value", initial_accumulator_value
+        )
+        self.eps = _number("eps", eps)
+        super().__init__(params, lr, {"sum": self.initial_accumulator_value})
+
+    def _update(self, theta, g, state, t):
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * theta
+        lr_t = self.lr / (1 + (t - 1) * self.lr_decay)
+        state["sum"] += g * g
+        std = np.sqrt(state["sum"]) + self.eps
+        theta -= lr_t * (g / std)

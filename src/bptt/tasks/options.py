@@ -1,0 +1,60 @@
+"""Every option a run is built from, with its default and help: model, training, task.
+
+    MODEL_OPTIONS      the recurrent layer and batch size
+    TASK_OPTIONS       the tasks' own options (one flat namespace: ``length`` serves two tasks)
+    all_options()      name -> (default, help) of all of them, training options from TrainConfig
+    default_options(task)   the built-in defaults with the task's own defaults over them
+
+The command line shows these as flags (the name with dashes) and TOML keys (the name).
+"""
+
+from __future__ import annotations
+
+from bptt.nn import CELLS
+from bptt.train import option_table
+
+
+def _one_of(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+MODEL_OPTIONS = {
+    "cell": ("lstm", f"recurrent cell: {_one_of(CELLS)}"),
+    "hidden_size": (128, "hidden units per layer and direction"),
+    "num_layers": (1, "stacked recurrent layers"),
+    "bidirectional": (False, "read the sequence in both directions"),
+    "dropout": (0.0, "dropout between recurrent layers, in training only"),
+    "dtype": ("float32", "float32 or float64"),
+    "backend": (
+        "auto",
+        "elementwise kernels of LSTM and GRU: numpy, numba (fused; needs "
+        "numba), or auto (numba for float32 when installed)",
+    ),
+    "batch_size": (64, "sequences per minibatch"),
+}
+
+TASK_OPTIONS = {
+    "bits": (8, "addition: bits per number (least significant first)"),
+    "length": (100, "adding: sequence length T; copy: number of symbols to copy"),
+    "delay": (20, "copy: steps between the symbols and the delimiter"),
+    "symbols": (8, "copy: size of the symbol alphabet"),
+    "train_size": (0, "training examples for synthetic tasks (0: the task's default)"),
+    "test_size": (0, "held-out test examples for synthetic tasks (0: the task's default)"),
+    "view": ("rows", "mnist: rows (28 x 28), pixels (784 x 1) or permuted"),
+    "data_dir": ("", "mnist: folder with the four IDX files (default: the download cache)"),
+    "verify": (True, "mnist: check the files' MD5 sums against the published ones"),
+    "validation_size": (5000, "mnist: training images held out for validation"),
+    "text": ("", "text: path of a UTF-8 text file (default: the embedded sample)"),
+    "seq_len": (100, "text: time steps per batch"),
+    "embedding_dim": (64, "text and copy: size of the character embedding"),
+}
+
+
+def all_options() -> dict[str, tuple[object, str]]:
+    return {**MODEL_OPTIONS, **option_table(), **TASK_OPTIONS}
+
+
+def default_options(task_defaults: dict) -> dict:
+    """Every option's built-in default, with a task's own defaults over them."""
+    return {**{name: default for name, (default, _) in all_options().items()}, **task_defaults}

@@ -1,0 +1,32 @@
+"""Training: the explainer's last step, gradient descent, made practical.
+
+config.py      ``TrainConfig``: every training option with its default and help
+batches.py     ``ArrayBatches`` (shuffled by (seed, epoch)) and ``StreamBatches``
+tbptt.py       ``TruncatedBPTT(k1, k2)``: Williams & Peng's BPTT(k2; k1)
+flow.py        ``FlowMonitor``: the gradient flow every N steps, in metrics.jsonl
+checkpoint.py  the checkpoint format: save, verify, load, resume exactly
+progress.py    the progress bar (tqdm, when installed and wanted)
+trainer.py     ``Trainer`` (the loop), ``evaluate``, ``NonFiniteError``
+"""
+
+from bptt.train.batches import ArrayBatches as ArrayBatches
+from bptt.train.batches import StreamBatches as StreamBatches
+from bptt.train.batches import epoch_order as epoch_order
+from bptt.train.checkpoint import Checkpoint as Checkpoint
+from bptt.train.checkpoint import CheckpointError as CheckpointError
+from bptt.train.checkpoint import find_checkpoint as find_checkpoint
+from bptt.train.checkpoint import generator_from_state as generator_from_state
+from bptt.train.checkpoint import generator_state as generator_state
+from bptt.train.checkpoint import list_checkpoints as list_checkpoints
+from bptt.train.checkpoint import load_checkpoint as load_checkpoint
+from bptt.train.checkpoint import save_checkpoint as save_checkpoint
+from bptt.train.config import TrainConfig as TrainConfig
+from bptt.train.config import option_table as option_table
+from bptt.train.flow import FlowMonitor as FlowMonitor
+from bptt.train.flow import gradient_flow_profile as gradient_flow_profile
+from bptt.train.flow import mean_row_norms as mean_row_norms
+from bptt.train.flow import update_ratios as update_ratios
+from bptt.train.tbptt import TruncatedBPTT as TruncatedBPTT
+from bptt.train.trainer import NonFiniteError as NonFiniteError
+from bptt.train.trainer import Trainer as Trainer
+from bptt.train.trainer import evaluate as evaluate

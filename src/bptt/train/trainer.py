@@ -1,0 +1,416 @@
+"""The training loop — the explainer's last step, gradient descent, made practical.
+
+One optimizer step:
+
+    loss, grads = model.loss_and_grads(batch, state)      forward, summed loss, BPTT
+    grad_norm   = clip(grads)                              global norm before clipping
+    lr          = schedule(step);  optimizer.step(grads)   update the shared weights
+
+with truncated BPTT (k1, k2) splitting a batch into several such steps, stateful streams
+carrying ``state`` between batches as values, evaluation every epoch or every N steps, early
+stopping on a validation metric, ``metrics.jsonl`` events, checkpoints that resume bit for
+bit, and Ctrl-C that finishes the step, saves a checkpoint and reports status "interrupted".
+``diagnostics_every`` N adds a gradient-flow event every N steps (``flow.FlowMonitor``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from bptt.io import append_jsonl, atomic_write_json, load_weights, save_weights
+from bptt.nn import Batch
+from bptt.optim import (
+    SCHEDULES,
+    clip_grad_norm,
+    clip_grad_value,
+    global_norm,
+    make_optimizer,
+    make_schedule,
+)
+from bptt.train import checkpoint as ckpt
+from bptt.train.config import TrainConfig
+from bptt.train.flow import FlowMonitor
+from bptt.train.progress import progress_bar
+from bptt.train.tbptt import TruncatedBPTT
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss or gradient became NaN or infinite; the message names the step and parameter."""
+
+
+def evaluate(model, data) -> dict:
+    """Mean loss (and accuracy where defined) over a dataset, in eval mode, state carried for
+    stateful streams."""
+    was_training = model.rnn.training
+    model.eval()
+    total, count, correct, state, m = 0.0, 0, 0, None, {}
+    for batch in data.epoch(None):
+        loss, final, m = model.loss(batch, state if data.stateful else None)
+        state = final
+        total += loss * m["count"]
+        count += m["count"]
+        correct += m.get("correct", 0)
+    model.train(was_training)
+    out = {"loss": total / max(count, 1)}
+    if "correct" in m:
+        out["accuracy"] = correct / max(count, 1)
+    return out
+
+
+class Trainer:
+    """Fits ``model`` on ``train_data`` (ArrayBatches / StreamBatches); see the module doc."""
+
+    def __init__(
+        self,
+        model,
+        config: TrainConfig,
+        train_data,
+        val_data=None,
+        *,
+        run_dir: str | Path | None = None,
+        progress: bool | None = None,
+        extra_config: dict | None = None,
+        vocabulary: dict | None = None,
+    ):
+        self.model, self.config = model, config
+        self.train_data, self.val_data = train_data, val_data
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.extra_config = extra_config or {}
+        self.vocabulary = vocabulary
+        c = config
+        kw = {"weight_decay": c.weight_decay}
+        if c.optimizer in ("sgd", "rmsprop"):
+            kw["momentum"] = c.momentum
+        self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **kw)
+        self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
+        self.schedule = self._make_schedule()
+        self.flow = None  # off: no tapes are ever requested
+        if c.diagnostics_every:
+            self.flow = FlowMonitor(model, c.diagnostics_every, lambda: self.counters["step"] + 1)
+        self.learner = self.model if self.flow is None else self.flow  # who computes gradients
+        self.counters = {
+            "step": 0,
+            "epoch": 0,
+            "batch": 0,
+            "window": 0,  # truncated BPTT: windows of the current batch already applied
+            "best": None,
+            "best_step": None,
+            "best_metrics": None,
+            "bad_evals": 0,
+            "last_eval": 0,
+            "evaluated_at": None,
+            "final_metrics": None,
+        }
+        self.carry = None  # recurrent state flowing between batches of a stateful stream
+        self.best_params = None  # the best weights, kept here when there is no run directory
+        self._interrupted = False
+        self._saved: tuple[str, Path] | None = None  # (counters as JSON, path) of the last save
+
+    def _make_schedule(self):
+        """The schedule, given the TrainConfig fields its dataclass declares."""
+        c = self.config
+        total = c.max_steps or c.epochs * len(self.train_data) * self._updates_per_batch()
+        options = {
+            "total_steps": total,
+            "warmup_steps": min(c.warmup_steps, max(total - 1, 0)),  # short runs: warm-up fits
+            "step_size": c.step_size,
+            "gamma": c.gamma,
+            "min_lr": c.min_lr,
+        }
+        wanted = [f.name for f in dataclasses.fields(SCHEDULES.get(c.schedule, object))]
+        return make_schedule(c.schedule, c.lr, **{k: options[k] for k in wanted if k != "lr"})
+
+    def _updates_per_batch(self) -> int:
+        if self.tbptt is None:
+            return 1
+        return self.tbptt.num_windows(next(iter(self.train_data.epoch(None))))
+
+    # ----- checkpoints ----------------------------------------------------------------------
+
+    def config_dict(self) -> dict:
+        return {"train": dataclasses.asdict(self.config), **self.extra_config}
+
+    def stream_state(self) -> dict[str, np.ndarray]:
+        """The carried state and truncated-BPTT context, as checkpoints keep them."""
+        stream = {}
+        if self.carry is not None:
+            carry = self.carry if isinstance(self.carry, tuple) else (self.carry,)
+            stream.update({f"carry.{k}": v for k, v in enumerate(carry)})
+        context = None if self.tbptt is None else self.tbptt.context
+        if context is not None:  # k2 > k1: the next window reaches back into these steps
+            stream.update({"context.inputs": context.inputs, "context.targets": context.targets})
+            if context.mask is not None:
+                stream["context.mask"] = context.mask
+        return stream
+
+    def save(self) -> Path | None:
+        """Checkpoint the run; a second call with nothing changed since returns the same one."""
+        if self.run_dir is None:
+            return None
+        counters = json.dumps(self.counters, sort_keys=True, default=str)
+        if self._saved is not None and self._saved[0] == counters:
+            return self._saved[1]
+        path = ckpt.save_checkpoint(
+            self.run_dir,
+            self.counters["step"],
+            params=self.model.params,
+            optimizer_state=self.optimizer.state_dict(),
+            rng_state=ckpt.generator_state(self.model.rnn.rng),
+            counters=dict(self.counters),
+            config=self.config_dict(),
+            vocabulary=self.vocabulary,
+            stream=self.stream_state(),
+            keep_last=self.config.keep_checkpoints,
+        )
+        self._saved = (counters, path)
+        return path
+
+    def restore(self, path: str | Path) -> None:
+        """Continue exactly where a checkpoint (or the latest one of a run directory) left off."""
+        c = ckpt.load_checkpoint(path)
+        self.model.load_state_dict(c.params)
+        self.optimizer.load_state_dict(c.optimizer_state)
+        self.model.rnn.rng = ckpt.generator_from_state(c.rng_state)
+        self.counters = {"window": 0, **c.counters}  # checkpoints before "window" have none
+        carry = [c.stream[k] for k in sorted(k for k in c.stream if k.startswith("carry."))]
+        self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
+        if self.tbptt is not None:
+            self.tbptt.reset()
+            # the state before the context (see TruncatedBPTT), or after the last window done
+            self.tbptt.state = self.carry
+            if "context.inputs" in c.stream:
+                s = c.stream
+                self.tbptt.context = Batch(
+                    s["context.inputs"], s["context.targets"], None, s.get("context.mask")
+                )
+
+    # ----- one update -----------------------------------------------------------------------
+
+    def _log(self, event: dict) -> None:
+        if self.run_dir is not None:
+            append_jsonl(self.run_dir / "metrics.jsonl", event)
+
+    def _check_finite(self, loss: float, grads: dict) -> None:
+        step = self.counters["step"] + 1  # the step being taken, numbered as in metrics.jsonl
+        if not math.isfinite(loss):
+            raise NonFiniteError(
+                f"step {step}: the loss is {loss}; the last good checkpoint "
+                "stays in the run directory"
+            )
+        for name, g in grads.items():
+            if not np.isfinite(g).all():
+                raise NonFiniteError(
+                    f"step {step}: non-finite gradient in parameter {name!r}; "
+                    "the last good checkpoint stays in the run directory"
+                )
+
+    def _update(self, loss: float, grads: dict, metrics: dict, t0: float) -> None:
+        self._check_finite(loss, grads)
+        c, step = self.config, self.counters["step"]
+        grad_norm = global_norm(grads)
+        pending = None if self.flow is None else self.flow.before_step(grads)
+        # clip the gradient
+        if c.clip_norm is not None:
+            clip_grad_norm(grads, c.clip_norm)
+        if c.clip_value is not None:
+            clip_grad_value(grads, c.clip_value)
+        # step the optimizer at this step's learning rate
+        self.optimizer.lr = self.schedule(step)
+        self.optimizer.step(grads)
+        self.counters["step"] = step + 1
+        event = {
+            "event": "train",
+            "split": "train",
+            "step": step + 1,
+            "epoch": self.counters["epoch"],
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "lr": self.optimizer.lr,
+            "seconds": time.perf_counter() - t0,
+        }
+        if "correct" in metrics:
+            event["accuracy"] = metrics["correct"] / max(metrics["count"], 1)
+        self._log(event)
+        if pending is not None:
+            self._log(self.flow.event(pending, step + 1, self.counters["epoch"]))
+
+    def _evaluate_and_track(self) -> bool:
+        """Evaluate on the validation set and keep the best weights; True when early stopping
+        says stop."""
+        if self.val_data is None:
+            return False
+        c = self.config
+        metrics = evaluate(self.model, self.val_data)
+        self.counters.update(evaluated_at=self.counters["step"], final_metrics=metrics)
+        self._log(
+            {
+                "event": "eval",
+                "split": "validation",
+                "step": self.counters["step"],
+                "epoch": self.counters["epoch"],
+                **metrics,
+            }
+        )
+        value, best = metrics[c.early_stopping_metric], self.counters["best"]
+        better = best is None or (
+            value < best if c.early_stopping_metric == "loss" else value > best
+        )
+        if not better:
+            self.counters["bad_evals"] += 1
+            return c.patience is not None and self.counters["bad_evals"] >= c.patience
+        self.counters.update(
+            best=value, best_step=self.counters["step"], bad_evals=0, best_metrics=metrics
+        )
+        if self.run_dir is not None:
+            save_weights(self.run_dir / "model.safetensors", self.model.params)
+        else:
+            self.best_params = self.model.state_dict()
+        return False
+
+    # ----- the loop -------------------------------------------------------------------------
+
+    def _on_sigint(self, signum, frame) -> None:
+        self._interrupted = True
+
+    def fit(self, test: Callable | None = None) -> dict:
+        """Train; returns the summary, also written to summary.json in the run directory.
+
+        ``test(model) -> dict``, when given, is run on the best weights once training ends
+        (unless interrupted) and its metrics go into the summary under "test"."""
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.run_dir / "config.json", self.config_dict())
+            if self.vocabulary is not None:
+                atomic_write_json(self.run_dir / "vocabulary.json", self.vocabulary)
+        old_handler = None
+        try:
+            old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
+            pass
+        try:
+            status = self._loop()
+        finally:
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+        if (
+            self.val_data is not None
+            and status != "interrupted"
+            and self.counters["evaluated_at"] != self.counters["step"]
+        ):
+            self._evaluate_and_track()  # the weights as they are when training stops
+        self.save()
+        summary = {
+            "status": status,
+            "steps": self.counters["step"],
+            "epochs": self.counters["epoch"],
+            "best_step": self.counters["best_step"],
+            "best": self.counters["best_metrics"],
+            "final": self.counters["final_metrics"],
+        }
+        best = None if self.run_dir is None else self.run_dir / "model.safetensors"
+        if best is not None and not best.exists():  # no validation set
+            save_weights(best, self.model.params)
+        if test is not None and status != "interrupted":
+            summary["test"] = test(self._load_best(best))
+        if self.run_dir is not None:
+            atomic_write_json(self.run_dir / "summary.json", summary)
+        return summary
+
+    def _load_best(self, path: Path | None):
+        """The model with the best weights: from the run directory, or kept in memory."""
+        best = load_weights(path) if path is not None else self.best_params
+        if best is not None:
+            self.model.load_state_dict(best)
+        return self.model.eval()
+
+    def _loop(self) -> str:
+        """Epochs of batches from where the counters stand; the status the run ends with."""
+        c, counters = self.config, self.counters
+        n = len(self.train_data)
+        bar = progress_bar(self.progress, c.epochs * n, counters["epoch"] * n + counters["batch"])
+        try:
+            while counters["epoch"] < c.epochs:
+                if counters["batch"] == 0 and counters["window"] == 0:
+                    self._reset_stream()
+                batches = self.train_data.epoch(c.seed, counters["epoch"], counters["batch"])
+                for batch in batches:
+                    status = self._train_on(batch, bar)
+                    if status is not None:
+                        return status
+                counters.update(epoch=counters["epoch"] + 1, batch=0)
+                # evaluate once per epoch unless every N steps
+                if not c.eval_every:
+                    stop = self._evaluate_and_track()
+                    self.save()
+                    if stop:
+                        return "early_stopped"
+            return "completed"
+        finally:
+            bar.close()
+
+    def _reset_stream(self) -> None:
+        """A new epoch of a stream starts from the zero state and no context."""
+        self.carry = None
+        if self.tbptt is not None:
+            self.tbptt.reset()
+
+    def _batch_updates(self, batch: Batch) -> Iterator[tuple[float, dict, dict]]:
+        """(loss, grads, metrics) of every update of one batch: one for the whole batch, or one
+        per truncated-BPTT window after the ``counters["window"]`` already applied."""
+        state = self.carry if self.train_data.stateful else None
+        if self.tbptt is None:
+            loss, grads, self.carry, metrics = self.learner.loss_and_grads(batch, state)
+            yield loss, grads, metrics
+            return
+        done = self.counters["window"]  # > 0 when resuming inside this batch
+        if not self.train_data.stateful and done == 0:
+            self.tbptt.reset()  # independent sequences share no context
+        for update in self.tbptt.updates(self.learner, batch, state, skip=done):
+            self.carry = self.tbptt.state  # what the next window (or checkpoint) starts from
+            yield update
+
+    def _stopping(self) -> bool:
+        c = self.config
+        return self._interrupted or (
+            c.max_steps is not None and self.counters["step"] >= c.max_steps
+        )
+
+    def _train_on(self, batch: Batch, bar) -> str | None:
+        """Every update of one batch, then the checks between batches; a status to stop with,
+        or None to go on."""
+        c, counters = self.config, self.counters
+        t0 = time.perf_counter()
+        self.model.train()
+        # forward, backward and update, once per window (once in all without truncation)
+        for loss, grads, metrics in self._batch_updates(batch):
+            self._update(loss, grads, metrics, t0)
+            if self.tbptt is not None:
+                counters["window"] += 1
+            if self._stopping():
+                break
+        if self.tbptt is not None and counters["window"] < self.tbptt.num_windows(batch):
+            return "interrupted" if self._interrupted else "max_steps"  # stopped inside it
+        counters.update(batch=counters["batch"] + 1, window=0)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        # evaluate and checkpoint every eval_every steps
+        stop = False
+        if c.eval_every and counters["step"] - counters["last_eval"] >= c.eval_every:
+            counters["last_eval"] = counters["step"]
+            stop = self._evaluate_and_track()
+            self.save()
+        if self._interrupted:
+            return "interrupted"
+        if stop:
+            return "early_stopped"
+        return "max_steps" if self._stopping() else None
