@@ -27,8 +27,7 @@ k-th array of the state tuple) and ``context.inputs`` / ``context.targets`` / ``
 (the steps a truncated-BPTT window reaches back into). Checkpoints written before
 stream.safetensors existed kept these keys among the optimizer arrays; loading moves them here.
 
-RNG state is ``Generator.bit_generator.state`` as JSON: PCG64's 128-bit integers are plain
-JSON integers; the arrays of MT19937, Philox and SFC64 become lists.
+RNG state is ``Generator.bit_generator.state`` as JSON (``rng_state.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ from bptt.io import (
     weights_bytes,
     weights_from_bytes,
 )
+from bptt.train.rng_state import generator_from_state, to_json
 
 FORMAT = "bptt-checkpoint"
 FORMAT_VERSION = 1
@@ -68,17 +68,6 @@ STREAM_KEYS = re.compile(r"carry\.\d+|context\.(inputs|targets|mask)")
 STATE = "state.json"
 STEP_DIR = re.compile(r"step-(\d+)")
 LEFTOVER_DIR = re.compile(r"\.step-\d+\.(tmp|old)-[0-9a-f]+")
-
-BIT_GENERATORS = {
-    cls.__name__: cls
-    for cls in (
-        np.random.PCG64,
-        np.random.PCG64DXSM,
-        np.random.MT19937,
-        np.random.Philox,
-        np.random.SFC64,
-    )
-}
 
 
 class CheckpointError(CorruptFileError):
@@ -101,37 +90,6 @@ class Checkpoint:
 
     def rng(self) -> np.random.Generator:
         return generator_from_state(self.rng_state)
-
-
-def _to_json(obj):
-    if isinstance(obj, Mapping):
-        return {k: _to_json(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
-
-
-def generator_state(rng: np.random.Generator) -> dict:
-    """The JSON-able state of ``rng``; ``generator_from_state`` turns it back into a Generator."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-    return _to_json(rng.bit_generator.state)
-
-
-def generator_from_state(state: Mapping) -> np.random.Generator:
-    """A new Generator that continues exactly where the one that gave ``state`` stopped."""
-    name = state.get("bit_generator") if isinstance(state, Mapping) else None
-    if name not in BIT_GENERATORS:
-        raise ValueError(
-            "rng state: expected a dict with 'bit_generator' one of "
-            f"{sorted(BIT_GENERATORS)}, got {name if isinstance(state, Mapping) else state!r}"
-        )
-    bit_generator = BIT_GENERATORS[name](0)
-    try:
-        bit_generator.state = dict(state)
-    except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(f"rng state: not a valid {name} state ({e!r})") from e
-    return np.random.Generator(bit_generator)
 
 
 def _step_dir_name(step: int) -> str:
@@ -203,7 +161,7 @@ def save_checkpoint(
     state = {
         "step": step,
         "optimizer": _check_dict("optimizer_state['meta']", optimizer_state["meta"]),
-        "rng": _to_json(_check_dict("rng_state", rng_state)),
+        "rng": to_json(_check_dict("rng_state", rng_state)),
         "counters": _check_dict("counters", counters),
         "config": _check_dict("config", config),
         "vocabulary": _check_dict("vocabulary", vocabulary, allow_none=True),

@@ -38,6 +38,7 @@ from bptt.optim import (
 )
 from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
+from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.progress import progress_bar
 from bptt.train.tbptt import TruncatedBPTT
@@ -45,25 +46,6 @@ from bptt.train.tbptt import TruncatedBPTT
 
 class NonFiniteError(FloatingPointError):
     """A loss or gradient became NaN or infinite; the message names the step and parameter."""
-
-
-def evaluate(model, data) -> dict:
-    """Mean loss (and accuracy where defined) over a dataset, in eval mode, state carried for
-    stateful streams."""
-    was_training = model.rnn.training
-    model.eval()
-    total, count, correct, state, m = 0.0, 0, 0, None, {}
-    for batch in data.epoch(None):
-        loss, final, m = model.loss(batch, state if data.stateful else None)
-        state = final
-        total += loss * m["count"]
-        count += m["count"]
-        correct += m.get("correct", 0)
-    model.train(was_training)
-    out = {"loss": total / max(count, 1)}
-    if "correct" in m:
-        out["accuracy"] = correct / max(count, 1)
-    return out
 
 
 class Trainer:
