@@ -14,9 +14,20 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
+def is_integer(value) -> bool:
+    """A Python or NumPy integer, and not a bool (True is an int to Python, never to us)."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+
+
 def check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not is_integer(value) or value <= 0:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative_int(name: str, value) -> int:
+    if not is_integer(value) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
     return int(value)
 
 

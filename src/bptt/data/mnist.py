@@ -30,7 +30,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from bptt.checks import check_positive_int
+from bptt.checks import check_positive_int, is_integer
 from bptt.data.idx import parse_idx, read_idx_bytes
 from bptt.io import atomic_write_bytes
 
@@ -264,11 +264,7 @@ def train_validation_split(
     test set stays untouched for the final number).
     """
     n = check_positive_int("n", n)
-    if (
-        isinstance(validation_size, bool)
-        or not isinstance(validation_size, (int, np.integer))
-        or not 0 <= validation_size < n
-    ):
+    if not is_integer(validation_size) or not 0 <= validation_size < n:
         raise ValueError(
             f"validation_size: expected an integer in [0, {n}) (n = {n}), got {validation_size!r}"
         )

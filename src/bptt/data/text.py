@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bptt.checks import check_positive_int
+from bptt.checks import check_nonnegative_int, check_positive_int
 
 SAMPLE_TEXT = Path(__file__).with_name("sample.txt")  # the Shakespeare sample the package ships
 
@@ -149,8 +149,7 @@ def count_stream_batches(n_ids: int, batch_size: int, seq_len: int) -> int:
     """How many (T, N) batches ``stream_batches`` yields for n_ids ids: (n_ids // N - 1) // T."""
     N = check_positive_int("batch_size", batch_size)
     T = check_positive_int("seq_len", seq_len)
-    if isinstance(n_ids, bool) or not isinstance(n_ids, (int, np.integer)) or n_ids < 0:
-        raise ValueError(f"n_ids: expected a non-negative integer, got {n_ids!r}")
+    check_nonnegative_int("n_ids", n_ids)
     return max(n_ids // N - 1, 0) // T
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.checks import check_positive_int
 from bptt.data import adding_problem
 from bptt.insight.plots import plot_curves, plot_dh_profiles, plot_gradient_flow, png_bytes
 from bptt.insight.report import html_page, image_html, table_html
@@ -57,9 +58,7 @@ class VanishingConfig:
 
     def __post_init__(self):
         for name in ("length", "steps", "hidden_size", "batch_size", "probe_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if self.length < 2:
             raise ValueError(f"length: expected at least 2, got {self.length}")
 

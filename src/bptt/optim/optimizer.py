@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from bptt.checks import FLOAT_DTYPES, array_dict_problems
+from bptt.checks import FLOAT_DTYPES, array_dict_problems, is_integer
 
 
 def _number(name: str, value, low: float = 0.0, high: float | None = None) -> float:
@@ -159,7 +159,7 @@ class Optimizer:
                     f"the saved state {saved_hp.get(key)!r}"
                 )
         step, lr = meta.get("step"), meta.get("lr")
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if not is_integer(step) or step < 0:
             problems.append(f"step: expected a non-negative int, got {step!r}")
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf:
             problems.append(f"lr: expected a finite number >= 0, got {lr!r}")

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bptt.checks import is_integer
+
 
 def _check_number(name: str, value, low: float, low_open: bool = False) -> None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
@@ -41,7 +43,7 @@ def _check_number(name: str, value, low: float, low_open: bool = False) -> None:
 
 
 def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not is_integer(value):
         raise TypeError(f"{name}: expected an int, got {value!r}")
     if value < low:
         raise ValueError(f"{name}: expected an int >= {low}, got {value}")

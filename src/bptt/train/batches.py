@@ -17,6 +17,7 @@ from itertools import islice
 
 import numpy as np
 
+from bptt.checks import check_positive_int
 from bptt.data import count_stream_batches, stream_batches
 from bptt.nn import Batch
 
@@ -47,8 +48,7 @@ class ArrayBatches:
             )
         if lengths is not None and len(lengths) != M:
             raise ValueError(f"lengths: expected {M} lengths, got {len(lengths)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         self.inputs, self.targets, self.lengths = inputs, targets, lengths
         self.batch_size, self.per_step_targets = batch_size, per_step_targets
         self.size = M

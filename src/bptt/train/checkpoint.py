@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.checks import is_integer
 from bptt.io import (
     CorruptFileError,
     atomic_write_bytes,
@@ -97,7 +98,7 @@ def _step_dir_name(step: int) -> str:
 
 
 def _check_step(step) -> int:
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+    if not is_integer(step):
         raise TypeError(f"step: expected a non-negative integer, got {type(step).__name__}")
     if step < 0:
         raise ValueError(f"step: expected a non-negative integer, got {step}")
@@ -146,9 +147,7 @@ def save_checkpoint(
     """Write checkpoint ``step`` of a run atomically (see the module docstring); returns its
     directory. ``keep_last=None`` keeps every checkpoint."""
     step = _check_step(step)
-    if keep_last is not None and (
-        isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
-    ):
+    if keep_last is not None and (not is_integer(keep_last) or keep_last < 1):
         raise ValueError(f"keep_last: expected a positive integer or None, got {keep_last!r}")
     optimizer_state = _check_dict("optimizer_state", optimizer_state)
     if set(optimizer_state) != {"meta", "arrays"}:

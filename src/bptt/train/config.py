@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from bptt.checks import check_positive_int
+
 
 def _option(default, help_text: str):
     return field(default=default, metadata={"help": help_text})
@@ -60,8 +62,7 @@ class TrainConfig:
                 "early_stopping_metric: expected 'loss' or 'accuracy', "
                 f"got {self.early_stopping_metric!r}"
             )
-        if self.epochs < 1:
-            raise ValueError(f"epochs: expected a positive integer, got {self.epochs}")
+        check_positive_int("epochs", self.epochs)
         if self.diagnostics_every is not None and self.diagnostics_every < 0:
             raise ValueError(
                 f"diagnostics_every: expected >= 0 (0: off), got {self.diagnostics_every}"

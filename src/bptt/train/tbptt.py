@@ -29,6 +29,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from bptt.checks import is_integer
 from bptt.nn import Batch
 
 
@@ -38,7 +39,7 @@ class TruncatedBPTT:
     def __init__(self, k1: int, k2: int | None = None):
         k2 = k1 if k2 is None else k2
         for name, k in (("k1", k1), ("k2", k2)):
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            if not is_integer(k) or k < 1:
                 raise ValueError(f"{name}: expected a positive number of steps, got {k!r}")
         if k2 < k1:
             raise ValueError(

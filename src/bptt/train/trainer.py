@@ -41,6 +41,7 @@ from bptt.train.config import TrainConfig
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.progress import progress_bar
+from bptt.train.rng_state import generator_from_state, generator_state
 from bptt.train.tbptt import TruncatedBPTT
 
 
@@ -147,7 +148,7 @@ class Trainer:
             self.counters["step"],
             params=self.model.params,
             optimizer_state=self.optimizer.state_dict(),
-            rng_state=ckpt.generator_state(self.model.rnn.rng),
+            rng_state=generator_state(self.model.rnn.rng),
             counters=dict(self.counters),
             config=self.config_dict(),
             vocabulary=self.vocabulary,
@@ -162,7 +163,7 @@ class Trainer:
         c = ckpt.load_checkpoint(path)
         self.model.load_state_dict(c.params)
         self.optimizer.load_state_dict(c.optimizer_state)
-        self.model.rnn.rng = ckpt.generator_from_state(c.rng_state)
+        self.model.rnn.rng = generator_from_state(c.rng_state)
         self.counters = {"window": 0, **c.counters}  # checkpoints before "window" have none
         carry = [c.stream[k] for k in sorted(k for k in c.stream if k.startswith("carry."))]
         self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bptt.checks import check_nonnegative_int, is_integer
 from bptt.insight.gradcheck import numerical_gradient, relative_error
 from bptt.insight.records import step_records
 from bptt.nn import Linear, make_recurrent, mean_squared_error
@@ -142,7 +143,7 @@ def toy_data(steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_integer(value):
         raise ValueError(f"{name}: expected an integer, got {value!r}")
     if not 1 <= value <= LIMITS[name]:
         raise ValueError(f"{name}: expected an integer in [1, {LIMITS[name]}], got {value}")
@@ -156,8 +157,7 @@ def explain(
         raise ValueError(f"cell: expected one of {tuple(CELLS)}, got {cell!r}")
     _check("hidden_size", hidden_size)
     _check("steps", steps)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    check_nonnegative_int("seed", seed)
     if not (isinstance(lr, (int, float, np.floating)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
     rng = np.random.default_rng(seed)
