@@ -167,3 +167,16 @@ def test_no_file_is_over_400_lines():
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_the_architecture_doc_names_every_module():
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    tree = doc[doc.index("## The tree") :]
+    missing = [str(p.relative_to(SRC)) for p in MODULES.values() if p.name not in tree]
+    missing += [
+        f"{p.relative_to(SRC)}/"
+        for p in SRC.rglob("*")
+        if p.is_dir() and p.name != "__pycache__"
+        if f"{p.name}/" not in tree
+    ]
+    assert missing == []
