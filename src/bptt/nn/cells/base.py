@@ -80,9 +80,30 @@ class Cell:
         return ax.reshape(T, N, -1)
 
     def step_forward(self, w, ax_t, state_prev, state_out, acts_out) -> None:
+        """Forward pass of one time step, into preallocated buffers.
+
+        - w: the layer's ``Weights``
+        - ax_t: input half of the gates, x_t W_ih^T plus ``input_bias``, of shape (N, G*H)
+        - state_prev: the state of step t-1, a tuple of (N, H) arrays (read only)
+        - state_out: the tuple of (N, H) buffers that receive the state of step t
+        - acts_out: the tuple of (N, width) buffers (``act_widths``) that receive what the
+          backward pass needs from this step
+        Returns nothing: everything is written into state_out and acts_out.
+        """
         raise NotImplementedError
 
     def step_backward(self, w, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
+        """Backward pass of one time step.
+
+        - w: the layer's ``Weights``
+        - d_state: dL/d(state of step t), a tuple of (N, H) arrays: for h the error from the
+          output at t plus the error sent back from step t+1
+        - state_prev, state_t: the states of steps t-1 and t, tuples of (N, H) arrays
+        - acts_t: what ``step_forward`` saved at step t, a tuple of (N, width) arrays
+        - d_ax_t, d_ah_t: (N, G*H) buffers that receive the gate gradients of the input side
+          and of the hidden side (the same array unless ``separate_hidden_grads``)
+        Returns dL/d(state of step t-1) from this step, a tuple of (N, H) arrays.
+        """
         raise NotImplementedError
 
     def weight_grads(

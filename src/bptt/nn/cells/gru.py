@@ -75,6 +75,8 @@ class GRUCell(Cell):
         return bias
 
     def step_forward(self, w: Weights, ax_t, state_prev, state_out, acts_out) -> None:
+        """ax_t (N, 3H), state_prev (h_prev,) -> (h,) into state_out (N, H); saves the
+        activated r, z, n (N, 3H) and hn = h_prev W_hn^T + b_hn (N, H) into acts_out."""
         (h_prev,), (h,), (gates, hn) = state_prev, state_out, acts_out
         H = h.shape[1]
         np.matmul(h_prev, w.W_hh.T, out=gates)  # (N, 3H): hidden side of r, z, n
@@ -82,6 +84,8 @@ class GRUCell(Cell):
         self.pointwise.forward(gates, ax_t, b_hn, h_prev, hn, h)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
+        """d_state (dh,), state_prev (h_prev,), acts_t (gates, hn) -> the input-side and
+        hidden-side gate gradients into d_ax_t and d_ah_t (N, 3H); returns (dh_prev,) (N, H)."""
         (dh,), (h_prev,), (gates, hn) = d_state, state_prev, acts_t
         dh_prev = np.empty_like(dh)  # (N, H): dh * z first, then + d_ah W_hh
         self.pointwise.backward(dh, gates, hn, h_prev, d_ax_t, d_ah_t, dh_prev)

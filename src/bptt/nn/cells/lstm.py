@@ -63,11 +63,15 @@ class LSTMCell(Cell):
         return (4 * H, H)
 
     def step_forward(self, w: Weights, ax_t, state_prev, state_out, acts_out) -> None:
+        """ax_t (N, 4H), state_prev (h_prev, c_prev) -> (h, c) into state_out, each (N, H);
+        saves the activated gates (N, 4H) and tanh(c_t) (N, H) into acts_out."""
         (h_prev, c_prev), (h, c), (gates, tanh_c) = state_prev, state_out, acts_out
         np.matmul(h_prev, w.W_hh.T, out=gates)  # (N, 4H)
         self.pointwise.forward(gates, ax_t, c_prev, c, tanh_c, h)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
+        """d_state (dh, dc), state_prev (h_prev, c_prev), acts_t (gates, tanh_c) -> da into
+        d_ax_t (N, 4H) (d_ah_t is the same array); returns (dh_prev, dc_prev), each (N, H)."""
         (dh, dc_next), (_, c_prev), (gates, tanh_c) = d_state, state_prev, acts_t
         dc_prev = np.empty_like(dc_next)  # (N, H)
         self.pointwise.backward(dh, dc_next, gates, c_prev, tanh_c, d_ax_t, dc_prev)

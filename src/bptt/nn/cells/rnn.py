@@ -50,11 +50,14 @@ class RNNCell(Cell):
         self.pointwise = _pointwise(nonlinearity)
 
     def step_forward(self, w: Weights, ax_t, state_prev, state_out, acts_out) -> None:
+        """ax_t (N, H), state_prev (h_prev,) -> h (N, H) into state_out; nothing is saved."""
         (h_prev,), (h,) = state_prev, state_out
         np.matmul(h_prev, w.W_hh.T, out=h)  # (N, H)
         self.pointwise.forward(h, ax_t)
 
     def step_backward(self, w: Weights, d_state, state_prev, state_t, acts_t, d_ax_t, d_ah_t):
+        """d_state (dh,) and state_t (h,), each (N, H) -> da_t into d_ax_t (N, H);
+        returns (dh_prev,) (N, H)."""
         (dh,), (h,) = d_state, state_t
         self.pointwise.backward(dh, h, d_ax_t)  # da_t (N, H)
         return (d_ax_t @ w.W_hh,)  # dh_{t-1} (N, H)
