@@ -280,9 +280,13 @@ class Trainer:
             old_handler = signal.signal(signal.SIGINT, self._on_sigint)
         except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
             pass
+        c, n = self.config, len(self.train_data)
+        done = self.counters["epoch"] * n + self.counters["batch"]
+        bar = progress_bar(self.progress, c.epochs * n, done)
         try:
-            status = self._loop()
+            status = self._loop(bar)
         finally:
+            bar.close()
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
         if (
@@ -316,30 +320,24 @@ class Trainer:
             self.model.load_state_dict(best)
         return self.model.eval()
 
-    def _loop(self) -> str:
+    def _loop(self, bar) -> str:
         """Epochs of batches from where the counters stand; the status the run ends with."""
         c, counters = self.config, self.counters
-        n = len(self.train_data)
-        bar = progress_bar(self.progress, c.epochs * n, counters["epoch"] * n + counters["batch"])
-        try:
-            while counters["epoch"] < c.epochs:
-                if counters["batch"] == 0 and counters["window"] == 0:
-                    self._reset_stream()
-                batches = self.train_data.epoch(c.seed, counters["epoch"], counters["batch"])
-                for batch in batches:
-                    status = self._train_on(batch, bar)
-                    if status is not None:
-                        return status
-                counters.update(epoch=counters["epoch"] + 1, batch=0)
-                # evaluate once per epoch unless every N steps
-                if not c.eval_every:
-                    stop = self._evaluate_and_track()
-                    self.save()
-                    if stop:
-                        return "early_stopped"
-            return "completed"
-        finally:
-            bar.close()
+        while counters["epoch"] < c.epochs:
+            if counters["batch"] == 0 and counters["window"] == 0:
+                self._reset_stream()
+            for batch in self.train_data.epoch(c.seed, counters["epoch"], counters["batch"]):
+                status = self._train_on(batch, bar)
+                if status is not None:
+                    return status
+            counters.update(epoch=counters["epoch"] + 1, batch=0)
+            # evaluate once per epoch unless every N steps
+            if not c.eval_every:
+                stop = self._evaluate_and_track()
+                self.save()
+                if stop:
+                    return "early_stopped"
+        return "completed"
 
     def _reset_stream(self) -> None:
         """A new epoch of a stream starts from the zero state and no context."""
