@@ -13,7 +13,12 @@ The layers are here too: ``bptt.RNN``, ``bptt.LSTM``, ``bptt.GRU`` are ``bptt.nn
 
 __version__ = "0.1.0"
 
-from bptt import data, insight, nn, optim, tasks, train  # noqa: E402
-from bptt.nn import GRU, LSTM, RNN  # noqa: E402
-
-__all__ = ["GRU", "LSTM", "RNN", "data", "insight", "nn", "optim", "tasks", "train", "__version__"]
+from bptt import data as data  # noqa: E402  (after __version__, which the subpackages may read)
+from bptt import insight as insight  # noqa: E402
+from bptt import nn as nn  # noqa: E402
+from bptt import optim as optim  # noqa: E402
+from bptt import tasks as tasks  # noqa: E402
+from bptt import train as train  # noqa: E402
+from bptt.nn import GRU as GRU  # noqa: E402
+from bptt.nn import LSTM as LSTM  # noqa: E402
+from bptt.nn import RNN as RNN  # noqa: E402
