@@ -1,12 +1,32 @@
-"""The backends each gradient test runs on: NumPy always, and the fused numba kernels for the
-cells that have them. Without numba the numba cases skip and say so, except in CI (CI=true),
-where they fail: the dev extra installs numba, so CI must run them."""
+"""What tests import by name: plain functions, some needed while a module is being collected
+(``backends_for`` builds parametrize lists, ``require_numba`` skips a whole module), which a
+conftest.py cannot export cleanly. Fixtures live in conftest.py. ``pythonpath = ["tests"]`` in
+pyproject.toml makes ``from helpers import ...`` work from every folder of the tree.
 
+    backends        backends_for, require_numba, require
+    the CLI         assert_usage_error; TINY_ADDITION; printed_config, printed_summary,
+                    read_metrics, train_steps (what a ``bptt train`` printed and wrote)
+    tiny training   addition_data, addition_model, stream_data, stream_model, train, resumed,
+                    train_losses, assert_same_params
+"""
+
+import json
 import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bptt.nn.kernels import FUSED_CELLS, numba_available
+from bptt.data import binary_addition
+from bptt.io import read_jsonl
+from bptt.nn import SequenceTagger, numba_available
+from bptt.nn.kernels import FUSED_CELLS
+from bptt.train import ArrayBatches, StreamBatches, Trainer
+
+# ----- backends -------------------------------------------------------------------------------
+# The backends each gradient test runs on: NumPy always, and the fused numba kernels for the
+# cells that have them. Without numba the numba cases skip and say so, except in CI (CI=true),
+# where they fail: the dev extra installs numba, so CI must run them.
 
 
 def backends_for(cell: str) -> list[str]:
@@ -28,3 +48,86 @@ def require_numba():
 def require(backend: str) -> None:
     if backend == "numba":
         require_numba()
+
+
+# ----- the CLI --------------------------------------------------------------------------------
+# The runner itself is the ``cli`` fixture (conftest.py).
+
+TINY_ADDITION = ["--epochs", "2", "--train-size", "200", "--test-size", "100"]
+
+
+def assert_usage_error(rc: int, err: str, *words: str) -> None:
+    """Exit 2 with exactly one line on stderr, 'bptt: error: ...', naming every word."""
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bptt: error:"), err
+    for word in words:
+        assert word in lines[0], (word, err)
+
+
+def printed_config(out: str, task: str) -> dict:
+    prefix = f"bptt train {task}: "
+    line = next(line for line in out.splitlines() if line.startswith(prefix))
+    return json.loads(line[len(prefix) :])
+
+
+def printed_summary(out: str) -> dict:
+    return json.loads(next(line for line in out.splitlines() if line.startswith('{"best"')))
+
+
+def read_metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def train_steps(run: Path) -> list[int]:
+    return [e["step"] for e in read_metrics(run) if e["event"] == "train"]
+
+
+# ----- tiny training runs (the Trainer's tests) -------------------------------------------------
+
+F64 = np.float64
+V = 5  # vocabulary of the synthetic streams
+
+
+def addition_data(n=32, batch_size=8, bits=5, seed=0):
+    xs, ys, _, _ = binary_addition(n, np.random.default_rng(seed), bits, dtype=F64)
+    return ArrayBatches(xs, ys, batch_size, per_step_targets=True)
+
+
+def addition_model(seed=0, cell="rnn_tanh", **kw):
+    return SequenceTagger(cell, 2, 5, 2, dtype=F64, rng=np.random.default_rng(seed), **kw)
+
+
+def stream_data(n_ids=60, batch_size=2, seq_len=6, seed=0):
+    ids = np.random.default_rng(seed).integers(0, V, size=n_ids)
+    return StreamBatches(ids, batch_size, seq_len)
+
+
+def stream_model(seed=0, cell="gru"):
+    return SequenceTagger(cell, 3, 4, V, vocab_size=V, dtype=F64, rng=np.random.default_rng(seed))
+
+
+def train(model, config, train_data, val_data=None, run_dir=None, **kw):
+    trainer = Trainer(model, config, train_data, val_data, run_dir=run_dir, progress=False, **kw)
+    return trainer, trainer.fit()
+
+
+def resumed(model, config, train_data, val_data, run_dir, checkpoint):
+    """A Trainer built from scratch that restores ``checkpoint`` and trains on."""
+    trainer = Trainer(model, config, train_data, val_data, run_dir=run_dir, progress=False)
+    trainer.restore(checkpoint)
+    return trainer, trainer.fit()
+
+
+def train_losses(run_dir):
+    return {
+        e["step"]: e["loss"] for e in read_jsonl(run_dir / "metrics.jsonl") if e["event"] == "train"
+    }
+
+
+def assert_same_params(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "step_time.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "step_time.py"
 CONFIGS = ["mnist", "charlm", "large"]
 CELLS = ["rnn_tanh", "lstm", "gru"]
 

@@ -1,5 +1,7 @@
 """The ``bptt`` command line end to end: every subcommand on tiny settings, in-process through
-``bptt.cli.main.main`` and, for the exit codes a shell sees, as ``python -m bptt``."""
+``bptt.cli.main.main`` and, for the exit codes a shell sees, as ``python -m bptt``. The TOML
+``--config`` file is in test_cli_config.py, ``train --resume`` in test_cli_resume.py, and
+``bptt train mnist`` in test_cli_mnist.py."""
 
 import json
 import os
@@ -12,42 +14,9 @@ import pytest
 
 import bptt
 from bptt.cli import main
+from bptt.nn import CELLS
 from bptt.tasks import all_options
-from cli_helpers import assert_usage_error, cli
-
-TINY_ADDITION = ["--epochs", "2", "--train-size", "200", "--test-size", "100"]
-
-
-def printed_config(out: str, task: str) -> dict:
-    prefix = f"bptt train {task}: "
-    line = next(line for line in out.splitlines() if line.startswith(prefix))
-    return json.loads(line[len(prefix) :])
-
-
-def printed_summary(out: str) -> dict:
-    return json.loads(next(line for line in out.splitlines() if line.startswith('{"best"')))
-
-
-def read_metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def train_steps(run: Path) -> list[int]:
-    return [e["step"] for e in read_metrics(run) if e["event"] == "train"]
-
-
-@pytest.fixture(autouse=True)
-def in_tmp_cwd(tmp_path, monkeypatch):
-    """A run without --run-dir goes to ./runs: keep that inside the test's own folder."""
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def tiny_run(tmp_path, capsys) -> tuple[Path, str]:
-    run = tmp_path / "tiny"
-    rc, out, err = cli(capsys, "train", "addition", *TINY_ADDITION, "--run-dir", run)
-    assert rc == 0, err
-    return run, out
+from helpers import TINY_ADDITION, assert_usage_error, printed_config, printed_summary, train_steps
 
 
 @pytest.fixture(scope="module")
@@ -94,37 +63,37 @@ def test_train_writes_the_run_directory_and_prints_the_resolved_config(tiny_run)
     assert f"run directory: {run}" in out
 
 
-def test_predict_prints_an_integer_sum(tiny_run, capsys):
+def test_predict_prints_an_integer_sum(tiny_run, cli):
     run, _ = tiny_run
-    rc, out, err = cli(capsys, "predict", run, 37, 91)
+    rc, out, err = cli("predict", run, 37, 91)
     assert rc == 0, err
     assert 0 <= int(out.strip()) < 256
 
 
-def test_a_trained_adder_predicts_exact_sums(trained_adder, capsys):
-    rc, out, err = cli(capsys, "predict", trained_adder, 37, 91)
+def test_a_trained_adder_predicts_exact_sums(trained_adder, cli):
+    rc, out, err = cli("predict", trained_adder, 37, 91)
     assert (rc, out.strip()) == (0, "128")
     for a, b in ((0, 0), (127, 127), (100, 3)):
-        assert cli(capsys, "predict", trained_adder, a, b)[1].strip() == str(a + b)
+        assert cli("predict", trained_adder, a, b)[1].strip() == str(a + b)
 
 
 @pytest.mark.parametrize(("a", "b", "name"), [(128, 1, "a: "), (5, -1, "b: ")])
-def test_predict_rejects_an_addend_out_of_range(tiny_run, capsys, a, b, name):
-    rc, out, err = cli(capsys, "predict", tiny_run[0], a, b)
+def test_predict_rejects_an_addend_out_of_range(tiny_run, cli, a, b, name):
+    rc, out, err = cli("predict", tiny_run[0], a, b)
     assert_usage_error(rc, err, name, "[0, 128)", str(b if name == "b: " else a))
     assert out == ""
 
 
-def test_eval_reproduces_the_test_numbers_of_training(tiny_run, capsys):
+def test_eval_reproduces_the_test_numbers_of_training(tiny_run, cli):
     run, _ = tiny_run
-    rc, out, err = cli(capsys, "eval", run)
+    rc, out, err = cli("eval", run)
     assert rc == 0, err
     result = json.loads(out)
     assert (result["task"], result["split"]) == ("addition", "test")
     test = json.loads((run / "summary.json").read_text())["test"]
     for key in ("loss", "accuracy", "exact_sums"):
         assert result[key] == pytest.approx(test[key], rel=1e-6), key
-    rc, out, err = cli(capsys, "eval", run, "--split", "validation")
+    rc, out, err = cli("eval", run, "--split", "validation")
     result = json.loads(out)
     assert rc == 0 and result["split"] == "validation" and "exact_sums" not in result
     assert result["loss"] == pytest.approx(
@@ -132,38 +101,38 @@ def test_eval_reproduces_the_test_numbers_of_training(tiny_run, capsys):
     )
 
 
-def test_eval_of_a_trained_adder_gets_every_sum_right(trained_adder, capsys):
-    rc, out, err = cli(capsys, "eval", trained_adder)
+def test_eval_of_a_trained_adder_gets_every_sum_right(trained_adder, cli):
+    rc, out, err = cli("eval", trained_adder)
     result = json.loads(out)
     assert rc == 0 and result["exact_sums"] == 1.0 and result["pairs"] == 10000
 
 
-def test_eval_and_predict_of_a_folder_that_is_not_a_run_exit_2(tmp_path, capsys):
+def test_eval_and_predict_of_a_folder_that_is_not_a_run_exit_2(tmp_path, cli):
     for argv in (["eval", tmp_path], ["predict", tmp_path, 1, 2], ["sample", tmp_path]):
-        assert_usage_error(*cli(capsys, *argv)[::2], "config.json", str(tmp_path))
+        assert_usage_error(*cli(*argv)[::2], "config.json", str(tmp_path))
 
 
 # ----- the other tasks -------------------------------------------------------------------------
 
 
-def test_train_adding_and_eval(tmp_path, capsys):
+def test_train_adding_and_eval(tmp_path, cli):
     run = tmp_path / "adding"
     argv = ["train", "adding", "--length", 10, "--train-size", 128, "--test-size", 64]
-    rc, out, err = cli(capsys, *argv, "--hidden-size", 8, "--epochs", 1, "--run-dir", run)
+    rc, out, err = cli(*argv, "--hidden-size", 8, "--epochs", 1, "--run-dir", run)
     assert rc == 0, err
     options = json.loads((run / "config.json").read_text())["options"]
     assert options["length"] == 10 and options["clip_norm"] == 1.0  # the task's default
     assert printed_summary(out)["test"].keys() == {"loss"}  # a regressor has no accuracy
-    rc, out, err = cli(capsys, "eval", run)
+    rc, out, err = cli("eval", run)
     assert rc == 0 and json.loads(out)["task"] == "adding"
-    assert_usage_error(*cli(capsys, "predict", run, 1, 2)[::2], "addition", "adding")
+    assert_usage_error(*cli("predict", run, 1, 2)[::2], "addition", "adding")
 
 
-def test_train_copy_and_eval(tmp_path, capsys):
+def test_train_copy_and_eval(tmp_path, cli):
     run = tmp_path / "copy"
     argv = ["train", "copy", "--length", 5, "--delay", 3, "--symbols", 4, "--embedding-dim", 4]
     argv += ["--train-size", 128, "--test-size", 64, "--hidden-size", 8, "--epochs", 1]
-    rc, out, err = cli(capsys, *argv, "--run-dir", run)
+    rc, out, err = cli(*argv, "--run-dir", run)
     assert rc == 0, err
     saved = json.loads((run / "config.json").read_text())
     assert {k: saved["options"][k] for k in ("length", "delay", "symbols")} == {
@@ -171,7 +140,7 @@ def test_train_copy_and_eval(tmp_path, capsys):
         "delay": 3,
         "symbols": 4,
     }
-    rc, out, err = cli(capsys, "eval", run)
+    rc, out, err = cli("eval", run)
     result = json.loads(out)
     assert rc == 0 and result["task"] == "copy" and 0 <= result["accuracy"] <= 1
 
@@ -186,15 +155,15 @@ def test_train_text_with_truncated_bptt(text_run):
     assert json.loads((text_run / "summary.json").read_text())["steps"] == len(steps)
 
 
-def test_sample_is_reproducible_and_starts_with_the_prime(text_run, capsys):
+def test_sample_is_reproducible_and_starts_with_the_prime(text_run, cli):
     argv = ["sample", text_run, "--prime", "the ", "--length", 50]
-    rc, first, err = cli(capsys, *argv, "--seed", 1)
+    rc, first, err = cli(*argv, "--seed", 1)
     assert rc == 0, err
     text = first.rstrip("\n")
     assert text.startswith("the ") and len(text) == 4 + 50
     assert set(text) <= set("the catsonmdgr")
-    assert cli(capsys, *argv, "--seed", 1)[1] == first
-    assert cli(capsys, *argv, "--seed", 2)[1] != first
+    assert cli(*argv, "--seed", 1)[1] == first
+    assert cli(*argv, "--seed", 2)[1] != first
 
 
 @pytest.mark.parametrize(
@@ -206,143 +175,31 @@ def test_sample_is_reproducible_and_starts_with_the_prime(text_run, capsys):
         (["--temperature", "hot"], ["--temperature", "hot"]),
     ],
 )
-def test_sample_rejects_bad_arguments(text_run, capsys, extra, words):
-    assert_usage_error(*cli(capsys, "sample", text_run, *extra)[::2], *words)
+def test_sample_rejects_bad_arguments(text_run, cli, extra, words):
+    assert_usage_error(*cli("sample", text_run, *extra)[::2], *words)
 
 
-def test_sample_of_a_run_that_is_not_text_exits_2(tiny_run, capsys):
-    assert_usage_error(*cli(capsys, "sample", tiny_run[0])[::2], "text", "addition")
+def test_sample_of_a_run_that_is_not_text_exits_2(tiny_run, cli):
+    assert_usage_error(*cli("sample", tiny_run[0])[::2], "text", "addition")
 
 
 # ----- gradcheck and info ----------------------------------------------------------------------
 
 
-def test_gradcheck_passes_for_every_cell(capsys):
-    rc, out, err = cli(capsys, "gradcheck")
+def test_gradcheck_passes_for_every_cell(cli):
+    rc, out, err = cli("gradcheck")
     assert rc == 0, out + err
     lines = out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+    assert [line.split()[0] for line in lines] == list(CELLS)
     assert all(line.endswith(" ok") for line in lines)
 
 
-def test_info_and_version(capsys):
-    rc, out, err = cli(capsys, "info")
+def test_info_and_version(cli, capsys):
+    rc, out, err = cli("info")
     assert rc == 0 and f"bptt {bptt.__version__}" in out and f"numpy {np.__version__}" in out
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and bptt.__version__ in capsys.readouterr().out
-
-
-# ----- TOML --config ---------------------------------------------------------------------------
-
-
-def write_toml(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "options.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def test_config_file_values_apply_and_flags_override_them(tmp_path, capsys):
-    toml = write_toml(
-        tmp_path,
-        'cell = "gru"\nhidden_size = 12\ngamma = 1\nclip_norm = 0.5\nbidirectional = true\n'
-        "epochs = 3\n",
-    )
-    run = tmp_path / "run"
-    argv = ["train", "addition", "--config", toml, "--run-dir", run, "--train-size", 64]
-    rc, out, err = cli(capsys, *argv, "--test-size", 32, "--hidden-size", 6, "--epochs", 1)
-    assert rc == 0, err
-    options = json.loads((run / "config.json").read_text())["options"]
-    assert printed_config(out, "addition") == options
-    assert options["cell"] == "gru" and options["bidirectional"] is True
-    assert options["gamma"] == 1.0 and isinstance(options["gamma"], float)
-    assert options["clip_norm"] == 0.5
-    assert options["hidden_size"] == 6 and options["epochs"] == 1  # the flags win
-    assert options["batch_size"] == 32  # the task's default, untouched by the file
-
-
-def test_clip_flags_take_fractions(tmp_path, capsys):
-    run = tmp_path / "run"
-    argv = ["train", "addition", "--clip-norm", "0.5", "--clip-value", "0.25", "--epochs", 1]
-    rc, out, err = cli(capsys, *argv, "--train-size", 64, "--test-size", 32, "--run-dir", run)
-    assert rc == 0, err
-    train = json.loads((run / "config.json").read_text())["train"]
-    assert (train["clip_norm"], train["clip_value"]) == (0.5, 0.25)
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("hidden_size = 8\nbogus_key = 1\nlearning_rate = 0.1\n", ["bogus_key", "learning_rate"]),
-        ('hidden_size = "big"\n', ["hidden_size", "int", "'big'"]),
-        ("bidirectional = 1\n", ["bidirectional", "bool"]),
-        ("lr = true\n", ["lr", "float", "True"]),
-        ("lr = 1e-3\nepochs = 2.5\n", ["epochs", "int", "2.5"]),
-        ("hidden_size = \n", ["not valid TOML"]),
-    ],
-)
-def test_config_file_errors_are_named(tmp_path, capsys, text, words):
-    toml = write_toml(tmp_path, text)
-    rc, out, err = cli(capsys, "train", "addition", "--config", toml, "--run-dir", "run")
-    assert_usage_error(rc, err, "--config", str(toml), *words)
-    assert not (tmp_path / "run").exists()
-
-
-def test_missing_config_file_is_rejected(tmp_path, capsys):
-    rc, _, err = cli(capsys, "train", "addition", "--config", tmp_path / "nope.toml")
-    assert_usage_error(rc, err, "--config", "no such file", "nope.toml")
-
-
-# ----- resuming --------------------------------------------------------------------------------
-
-
-def test_resume_continues_the_run(tmp_path, capsys):
-    run = tmp_path / "run"
-    argv = ["--train-size", 200, "--test-size", 100, "--run-dir", run]
-    assert cli(capsys, "train", "addition", "--epochs", 1, *argv)[0] == 0
-    first = train_steps(run)
-    rc, out, err = cli(capsys, "train", "--resume", run, "--epochs", 3)
-    assert rc == 0, err
-    assert train_steps(run) == list(range(1, 3 * len(first) + 1))
-    summary = json.loads((run / "summary.json").read_text())
-    assert (summary["epochs"], summary["steps"]) == (3, 3 * len(first))
-    assert printed_summary(out) == summary
-    assert json.loads((run / "config.json").read_text())["options"]["epochs"] == 3
-
-
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path, capsys):
-    common = ["train", "addition", "--train-size", 200, "--test-size", 100]
-    assert cli(capsys, *common, "--epochs", 3, "--run-dir", tmp_path / "straight")[0] == 0
-    assert cli(capsys, *common, "--epochs", 1, "--run-dir", tmp_path / "split")[0] == 0
-    assert cli(capsys, "train", "addition", "--resume", tmp_path / "split", "--epochs", 3)[0] == 0
-
-    def losses(run):
-        return [(e["event"], e["step"], e["loss"]) for e in read_metrics(run)]
-
-    assert losses(tmp_path / "split") == losses(tmp_path / "straight")
-    weights = [(tmp_path / r / "model.safetensors").read_bytes() for r in ("split", "straight")]
-    assert weights[0] == weights[1]
-
-
-def test_resume_errors(tiny_run, tmp_path, capsys):
-    run, _ = tiny_run
-    before = (run / "metrics.jsonl").read_text()
-    rc, _, err = cli(capsys, "train", "addition", "--run-dir", run)
-    assert_usage_error(rc, err, "--run-dir", "--resume")
-    assert_usage_error(*cli(capsys, "train", "copy", "--resume", run)[::2], "addition", "copy")
-    rc, _, err = cli(capsys, "train", "--resume", tmp_path / "missing")
-    assert_usage_error(rc, err, "--resume", "missing")
-    assert (run / "metrics.jsonl").read_text() == before
-
-
-def test_resume_refuses_options_it_would_ignore(tiny_run, capsys):
-    run, _ = tiny_run
-    before = (run / "metrics.jsonl").read_text()
-    rc, _, err = cli(capsys, "train", "--resume", run, "--lr", "0.5", "--cell", "gru")
-    assert_usage_error(rc, err, "only --epochs and --max-steps", "--cell", "--lr")
-    rc, _, err = cli(capsys, "train", "--resume", run, "--run-dir", run / "elsewhere")
-    assert_usage_error(rc, err, "--run-dir")
-    assert (run / "metrics.jsonl").read_text() == before
 
 
 # ----- bad arguments ---------------------------------------------------------------------------
@@ -369,8 +226,8 @@ def test_resume_refuses_options_it_would_ignore(tiny_run, capsys):
         (["predict", "run", "one", "2"], ["'one'"]),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, words):
-    rc, _, err = cli(capsys, *argv)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, cli, argv, words):
+    rc, _, err = cli(*argv)
     assert_usage_error(rc, err, *words)
     assert not (tmp_path / "runs").exists()  # nothing is written for a run that never started
 
@@ -434,27 +291,27 @@ def test_python_m_bptt_reports_bad_arguments_in_one_line(tmp_path, argv):
     assert_usage_error(p.returncode, p.stderr)
 
 
-def test_train_without_safetensors_fails_before_training(tmp_path, capsys, monkeypatch):
+def test_train_without_safetensors_fails_before_training(tmp_path, cli, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    rc, _, err = cli(capsys, "train", "addition", *TINY_ADDITION, "--run-dir", tmp_path / "r")
+    rc, _, err = cli("train", "addition", *TINY_ADDITION, "--run-dir", tmp_path / "r")
     assert_usage_error(rc, err, "safetensors", "bptt[train]")
     assert not (tmp_path / "r").exists()
 
 
-def test_sample_needs_only_the_run_not_the_text_it_was_trained_on(tmp_path, capsys):
+def test_sample_needs_only_the_run_not_the_text_it_was_trained_on(tmp_path, cli):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("to be or not to be, that is the question. " * 40, encoding="utf-8")
     run = tmp_path / "run"
     argv = ["train", "text", "--text", corpus, "--run-dir", run, "--hidden-size", "8"]
     argv += ["--num-layers", "1", "--embedding-dim", "4", "--seq-len", "10", "--batch-size", "4"]
-    assert cli(capsys, *argv, "--epochs", "1")[0] == 0
+    assert cli(*argv, "--epochs", "1")[0] == 0
     saved = json.loads((run / "vocabulary.json").read_text())
     assert saved == {"chars": "".join(sorted(set(corpus.read_text())))}
-    before = cli(capsys, "sample", run, "--prime", "to be", "--length", "30")[1]
+    before = cli("sample", run, "--prime", "to be", "--length", "30")[1]
     corpus.unlink()
-    rc, after, err = cli(capsys, "sample", run, "--prime", "to be", "--length", "30")
+    rc, after, err = cli("sample", run, "--prime", "to be", "--length", "30")
     assert rc == 0, err
     assert after == before and after.startswith("to be")

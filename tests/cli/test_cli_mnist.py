@@ -18,7 +18,7 @@ import bptt.data.mnist
 import bptt.tasks.mnist
 from bptt.cli import main
 from bptt.data import load_mnist
-from cli_helpers import assert_usage_error, cli
+from helpers import assert_usage_error
 
 NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -80,15 +80,15 @@ def unverified(monkeypatch):
     monkeypatch.setattr(bptt.tasks.mnist, "load_mnist", unverified_load)
 
 
-def test_an_empty_data_dir_names_the_missing_files(tmp_path, capsys, offline):
+def test_an_empty_data_dir_names_the_missing_files(tmp_path, cli, offline):
     (tmp_path / "empty").mkdir()
-    rc, _, err = cli(capsys, "train", "mnist", "--data-dir", tmp_path / "empty", "--run-dir", "r")
+    rc, _, err = cli("train", "mnist", "--data-dir", tmp_path / "empty", "--run-dir", "r")
     assert_usage_error(rc, err, "MNIST not found", str(tmp_path / "empty"), *NAMES.values())
     assert offline == [] and not (tmp_path / "r").exists()
 
 
-def test_without_data_dir_the_download_is_tried_and_its_failure_reported(tmp_path, capsys, offline):
-    rc, _, err = cli(capsys, "train", "mnist", "--run-dir", "r")
+def test_without_data_dir_the_download_is_tried_and_its_failure_reported(tmp_path, cli, offline):
+    rc, _, err = cli("train", "mnist", "--run-dir", "r")
     assert_usage_error(rc, err, str(tmp_path / "cache" / "mnist"), "network disabled")
     assert offline and all(url.startswith("https://") for url in offline)
     cache = tmp_path / "cache"
@@ -96,9 +96,9 @@ def test_without_data_dir_the_download_is_tried_and_its_failure_reported(tmp_pat
     assert not (tmp_path / "r").exists()
 
 
-def test_hand_made_files_fail_the_md5_check(tmp_path, capsys):
+def test_hand_made_files_fail_the_md5_check(tmp_path, cli):
     folder = write_mnist(tmp_path / "mnist")
-    rc, _, err = cli(capsys, "train", "mnist", "--data-dir", folder, *TINY, "--run-dir", "r")
+    rc, _, err = cli("train", "mnist", "--data-dir", folder, *TINY, "--run-dir", "r")
     assert_usage_error(rc, err, "MD5", NAMES["train_images"])
     assert not (tmp_path / "r").exists()
 
@@ -124,35 +124,35 @@ def bad_magic() -> bytes:
         ({"train_labels": idx_bytes(np.full(64, 12))}, ["labels", "0..9", "12"]),
     ],
 )
-def test_malformed_files_are_named(tmp_path, capsys, unverified, override, words):
+def test_malformed_files_are_named(tmp_path, cli, unverified, override, words):
     folder = write_mnist(tmp_path / "mnist", **override)
-    rc, _, err = cli(capsys, "train", "mnist", "--data-dir", folder, *TINY, "--run-dir", "r")
+    rc, _, err = cli("train", "mnist", "--data-dir", folder, *TINY, "--run-dir", "r")
     assert_usage_error(rc, err, *words)
     assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("view", ["rows", "pixels"])
-def test_small_valid_files_train_and_evaluate(tmp_path, capsys, unverified, offline, view):
+def test_small_valid_files_train_and_evaluate(tmp_path, cli, unverified, offline, view):
     folder = write_mnist(tmp_path / "mnist")
     run = tmp_path / "run"
     argv = ["train", "mnist", "--data-dir", folder, "--view", view, *TINY, "--run-dir", run]
-    rc, out, err = cli(capsys, *argv)
+    rc, out, err = cli(*argv)
     assert rc == 0, err
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert summary["steps"] == 3  # 64 - 16 training images in batches of 16
     assert 0 <= summary["test"]["accuracy"] <= 1
-    rc, out, err = cli(capsys, "eval", run)
+    rc, out, err = cli("eval", run)
     result = json.loads(out)
     assert rc == 0 and result["task"] == "mnist"
     assert result["loss"] == pytest.approx(summary["test"]["loss"], rel=1e-6)
     assert offline == []
 
 
-def test_validation_size_as_large_as_the_training_set_is_rejected(tmp_path, capsys, unverified):
+def test_validation_size_as_large_as_the_training_set_is_rejected(tmp_path, cli, unverified):
     folder = write_mnist(tmp_path / "mnist")
     argv = ["train", "mnist", "--data-dir", folder, "--validation-size", 64, "--run-dir", "r"]
-    assert_usage_error(*cli(capsys, *argv)[::2], "validation_size", "64")
+    assert_usage_error(*cli(*argv)[::2], "validation_size", "64")
 
 
 def train_help() -> str:
@@ -163,8 +163,8 @@ def train_help() -> str:
 
 
 @pytest.mark.skipif("--no-verify" not in train_help(), reason="the CLI has no --no-verify yet")
-def test_no_verify_flag_reads_hand_made_files(tmp_path, capsys):
+def test_no_verify_flag_reads_hand_made_files(tmp_path, cli):
     folder = write_mnist(tmp_path / "mnist")
     argv = ["train", "mnist", "--data-dir", folder, "--no-verify", *TINY, "--run-dir", "r"]
-    rc, _, err = cli(capsys, *argv)
+    rc, _, err = cli(*argv)
     assert rc == 0, err

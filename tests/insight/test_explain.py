@@ -2,10 +2,10 @@
 snapshots in both languages, its JSON carries every number needed to recompute everything
 independently, the gradient step lowers the loss, and bad options exit 2 with one line.
 
-Snapshots live in tests/snapshots/explain_<cell>_<lang>.txt. After an intended change to the
-text, regenerate them with
+Snapshots live in tests/insight/snapshots/explain_<cell>_<lang>.txt. After an intended change
+to the text, regenerate them with
 
-    UPDATE_SNAPSHOTS=1 python -m pytest tests/test_explain.py
+    UPDATE_SNAPSHOTS=1 python -m pytest tests/insight/test_explain.py
 
 and read the diff before committing it. The finite-difference errors printed (e.g. 1.7e-10)
 depend on rounding, so the comparison masks them; everything else must match exactly.
@@ -25,12 +25,6 @@ from bptt.insight import explain
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 ROUNDING_NOISE = re.compile(r"\d\.\de[-+]\d\d")  # the printed finite-difference errors
 CELLS = ["rnn", "lstm", "gru"]
-
-
-def cli(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 # ----- the numbers ---------------------------------------------------------------------------
@@ -53,10 +47,10 @@ def test_the_gradient_step_lowers_the_loss(cell, seed):
     np.testing.assert_allclose(ex.loss_t.sum(), ex.loss, rtol=1e-14)
 
 
-def test_a_step_that_is_too_large_says_so(capsys):
+def test_a_step_that_is_too_large_says_so(cli):
     ex = explain("rnn", lr=5.0)
     assert ex.loss_after > ex.loss
-    rc, out, _ = cli(capsys, "explain", "--lr", 5)
+    rc, out, _ = cli("explain", "--lr", 5)
     assert rc == 0 and "not lower" in out and "try a smaller --lr" in out
 
 
@@ -112,8 +106,8 @@ def central_difference(f, a, eps=1e-6):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_json_has_every_number_and_they_recompute_independently(capsys, cell):
-    rc, out, _ = cli(capsys, "explain", "--cell", cell, "--json")
+def test_json_has_every_number_and_they_recompute_independently(cli, cell):
+    rc, out, _ = cli("explain", "--cell", cell, "--json")
     assert rc == 0
     doc = json.loads(out)
     net = doc["network"]
@@ -166,9 +160,9 @@ def test_json_has_every_number_and_they_recompute_independently(capsys, cell):
     assert doc["gradient_step"]["loss"] < doc["forward"]["loss"]
 
 
-def test_rnn_backward_recursion_written_out_matches_the_json(capsys):
+def test_rnn_backward_recursion_written_out_matches_the_json(cli):
     """The recursion of step 3, done by hand in numpy: dh_t = W_hy^T dy_t + W_hh^T da_{t+1}."""
-    doc = json.loads(cli(capsys, "explain", "--json")[1])
+    doc = json.loads(cli("explain", "--json")[1])
     W_hh, W_hy = np.array(doc["params"]["rnn.weight_hh_l0"]), np.array(doc["params"]["head.weight"])
     hs, dy = np.array(doc["forward"]["h"]), np.array(doc["backward"]["dy"])
     x = np.array(doc["inputs"]["x"])
@@ -190,8 +184,8 @@ SNAPSHOT_CASES = [("rnn", "en"), ("rnn", "zh"), ("lstm", "en"), ("gru", "en")]
 
 
 @pytest.mark.parametrize("cell, lang", SNAPSHOT_CASES)
-def test_text_output_matches_the_snapshot(capsys, cell, lang):
-    rc, out, err = cli(capsys, "explain", "--cell", cell, "--lang", lang)
+def test_text_output_matches_the_snapshot(cli, cell, lang):
+    rc, out, err = cli("explain", "--cell", cell, "--lang", lang)
     assert rc == 0 and err == ""
     path = SNAPSHOTS / f"explain_{cell}_{lang}.txt"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
@@ -203,9 +197,9 @@ def test_text_output_matches_the_snapshot(capsys, cell, lang):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_five_steps_are_all_there_and_every_check_passes(capsys, lang):
+def test_the_five_steps_are_all_there_and_every_check_passes(cli, lang):
     for cell in CELLS:
-        out = cli(capsys, "explain", "--cell", cell, "--lang", lang)[1]
+        out = cli("explain", "--cell", cell, "--lang", lang)[1]
         heads = ["Step 1.", "Step 2.", "Step 3.", "Step 4.", "Step 5."]
         if lang == "zh":
             heads = ["第 1 步", "第 2 步", "第 3 步", "第 4 步", "第 5 步"]
@@ -217,12 +211,12 @@ def test_the_five_steps_are_all_there_and_every_check_passes(capsys, lang):
         assert all(line.rstrip().endswith(ok) for line in verdicts)
 
 
-def test_other_settings_run_and_stay_consistent(capsys):
-    rc, out, _ = cli(capsys, "explain", "--cell", "lstm", "--hidden-size", 2, "--steps", 6)
+def test_other_settings_run_and_stay_consistent(cli):
+    rc, out, _ = cli("explain", "--cell", "lstm", "--hidden-size", 2, "--steps", 6)
     assert rc == 0 and "t = 5" in out and "da_5[o]" in out and "c_5" in out
-    doc = json.loads(cli(capsys, "explain", "--steps", 6, "--seed", 3, "--json")[1])
+    doc = json.loads(cli("explain", "--steps", 6, "--seed", 3, "--json")[1])
     assert len(doc["inputs"]["x"]) == 6 and doc["network"]["seed"] == 3
-    again = json.loads(cli(capsys, "explain", "--steps", 6, "--seed", 3, "--json")[1])
+    again = json.loads(cli("explain", "--steps", 6, "--seed", 3, "--json")[1])
     assert again["grads"] == doc["grads"]  # a fixed seed gives the same numbers
 
 
@@ -244,8 +238,8 @@ def test_other_settings_run_and_stay_consistent(capsys):
         (["--bogus"], "--bogus"),
     ],
 )
-def test_bad_options_exit_2_with_one_line(capsys, argv, word):
-    rc, out, err = cli(capsys, "explain", *argv)
+def test_bad_options_exit_2_with_one_line(cli, argv, word):
+    rc, out, err = cli("explain", *argv)
     assert rc == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bptt: error:") and word in lines[0], err

@@ -1,5 +1,5 @@
-"""The HTML report (``bptt.insight.report``, ``bptt report``): one self-contained file whose images are
-all embedded and all render in a real browser (headless Chromium)."""
+"""The HTML report (``bptt.insight.report``, ``bptt report``): one self-contained file whose
+images are all embedded and all render in a real browser (headless Chromium)."""
 
 import base64
 import os

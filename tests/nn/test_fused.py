@@ -9,10 +9,10 @@ and extreme inputs, and how ``backend`` is chosen and checked.
 import numpy as np
 import pytest
 
-from backends import require_numba
 from bptt.nn import GRU, LSTM, RNN, kernels
 from bptt.nn.cells import gru as gru_reference
 from bptt.nn.cells import lstm as lstm_reference
+from helpers import require_numba
 
 numba = require_numba()
 

@@ -10,13 +10,12 @@ import itertools
 import numpy as np
 import pytest
 
-from backends import backends_for, require
 from bptt.insight import check_gradients
-from bptt.nn import make_recurrent
+from bptt.nn import CELLS, make_recurrent
+from helpers import backends_for, require
 
 D, H, T, N = 3, 4, 5, 3
 LENGTHS = np.array([5, 2, 4])
-CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 
 def make_model(cell, rng, backend, **kwargs):
@@ -27,7 +26,7 @@ def make_model(cell, rng, backend, **kwargs):
 MATRIX = [
     (cell, *rest, backend)
     for cell, *rest in itertools.product(
-        CELLS, [True, False], [1, 2], [False, True], [False, True], [False, True]
+        list(CELLS), [True, False], [1, 2], [False, True], [False, True], [False, True]
     )
     for backend in backends_for(cell)
 ]

@@ -6,12 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from backends import require
 from bptt.nn import make_recurrent
 from bptt.nn.functional import log_softmax, sigmoid
+from helpers import require
 
 D, H, T, N = 3, 4, 6, 3
-CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 
 def make_model(cell, dtype, rng, backend, **kwargs):
@@ -22,7 +21,6 @@ def make_model(cell, dtype, rng, backend, **kwargs):
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [50.0, 1000.0])
-@pytest.mark.parametrize("cell", CELLS)
 def test_forward_and_backward_stay_finite_at_extreme_inputs(cell, scale, dtype, backend):
     rng = np.random.default_rng(0)
     model = make_model(cell, dtype, rng, backend, num_layers=2, bidirectional=True)

@@ -1,0 +1,66 @@
+"""``bptt train --config FILE.toml``: the file's values apply under the flags, and every
+mistake in it is named in one line; the clip flags take fractions."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import assert_usage_error, printed_config
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "options.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_config_file_values_apply_and_flags_override_them(tmp_path, cli):
+    toml = write_toml(
+        tmp_path,
+        'cell = "gru"\nhidden_size = 12\ngamma = 1\nclip_norm = 0.5\nbidirectional = true\n'
+        "epochs = 3\n",
+    )
+    run = tmp_path / "run"
+    argv = ["train", "addition", "--config", toml, "--run-dir", run, "--train-size", 64]
+    rc, out, err = cli(*argv, "--test-size", 32, "--hidden-size", 6, "--epochs", 1)
+    assert rc == 0, err
+    options = json.loads((run / "config.json").read_text())["options"]
+    assert printed_config(out, "addition") == options
+    assert options["cell"] == "gru" and options["bidirectional"] is True
+    assert options["gamma"] == 1.0 and isinstance(options["gamma"], float)
+    assert options["clip_norm"] == 0.5
+    assert options["hidden_size"] == 6 and options["epochs"] == 1  # the flags win
+    assert options["batch_size"] == 32  # the task's default, untouched by the file
+
+
+def test_clip_flags_take_fractions(tmp_path, cli):
+    run = tmp_path / "run"
+    argv = ["train", "addition", "--clip-norm", "0.5", "--clip-value", "0.25", "--epochs", 1]
+    rc, out, err = cli(*argv, "--train-size", 64, "--test-size", 32, "--run-dir", run)
+    assert rc == 0, err
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["clip_norm"], train["clip_value"]) == (0.5, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("hidden_size = 8\nbogus_key = 1\nlearning_rate = 0.1\n", ["bogus_key", "learning_rate"]),
+        ('hidden_size = "big"\n', ["hidden_size", "int", "'big'"]),
+        ("bidirectional = 1\n", ["bidirectional", "bool"]),
+        ("lr = true\n", ["lr", "float", "True"]),
+        ("lr = 1e-3\nepochs = 2.5\n", ["epochs", "int", "2.5"]),
+        ("hidden_size = \n", ["not valid TOML"]),
+    ],
+)
+def test_config_file_errors_are_named(tmp_path, cli, text, words):
+    toml = write_toml(tmp_path, text)
+    rc, out, err = cli("train", "addition", "--config", toml, "--run-dir", "run")
+    assert_usage_error(rc, err, "--config", str(toml), *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_config_file_is_rejected(tmp_path, cli):
+    rc, _, err = cli("train", "addition", "--config", tmp_path / "nope.toml")
+    assert_usage_error(rc, err, "--config", "no such file", "nope.toml")

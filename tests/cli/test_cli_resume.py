@@ -1,0 +1,55 @@
+"""``bptt train --resume RUN``: it continues the run where it stopped, equals an uninterrupted
+run, and refuses what it would have to ignore."""
+
+import json
+
+from helpers import assert_usage_error, printed_summary, read_metrics, train_steps
+
+
+def test_resume_continues_the_run(tmp_path, cli):
+    run = tmp_path / "run"
+    argv = ["--train-size", 200, "--test-size", 100, "--run-dir", run]
+    assert cli("train", "addition", "--epochs", 1, *argv)[0] == 0
+    first = train_steps(run)
+    rc, out, err = cli("train", "--resume", run, "--epochs", 3)
+    assert rc == 0, err
+    assert train_steps(run) == list(range(1, 3 * len(first) + 1))
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["epochs"], summary["steps"]) == (3, 3 * len(first))
+    assert printed_summary(out) == summary
+    assert json.loads((run / "config.json").read_text())["options"]["epochs"] == 3
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, cli):
+    common = ["train", "addition", "--train-size", 200, "--test-size", 100]
+    assert cli(*common, "--epochs", 3, "--run-dir", tmp_path / "straight")[0] == 0
+    assert cli(*common, "--epochs", 1, "--run-dir", tmp_path / "split")[0] == 0
+    assert cli("train", "addition", "--resume", tmp_path / "split", "--epochs", 3)[0] == 0
+
+    def losses(run):
+        return [(e["event"], e["step"], e["loss"]) for e in read_metrics(run)]
+
+    assert losses(tmp_path / "split") == losses(tmp_path / "straight")
+    weights = [(tmp_path / r / "model.safetensors").read_bytes() for r in ("split", "straight")]
+    assert weights[0] == weights[1]
+
+
+def test_resume_errors(tiny_run, tmp_path, cli):
+    run, _ = tiny_run
+    before = (run / "metrics.jsonl").read_text()
+    rc, _, err = cli("train", "addition", "--run-dir", run)
+    assert_usage_error(rc, err, "--run-dir", "--resume")
+    assert_usage_error(*cli("train", "copy", "--resume", run)[::2], "addition", "copy")
+    rc, _, err = cli("train", "--resume", tmp_path / "missing")
+    assert_usage_error(rc, err, "--resume", "missing")
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_resume_refuses_options_it_would_ignore(tiny_run, cli):
+    run, _ = tiny_run
+    before = (run / "metrics.jsonl").read_text()
+    rc, _, err = cli("train", "--resume", run, "--lr", "0.5", "--cell", "gru")
+    assert_usage_error(rc, err, "only --epochs and --max-steps", "--cell", "--lr")
+    rc, _, err = cli("train", "--resume", run, "--run-dir", run / "elsewhere")
+    assert_usage_error(rc, err, "--run-dir")
+    assert (run / "metrics.jsonl").read_text() == before
