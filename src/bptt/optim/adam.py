@@ -23,6 +23,7 @@ class Adam(Optimizer):
     """
 
     hyperparameter_names = ("betas", "eps", "weight_decay", "amsgrad")
+    fused_rule = "adam_update"
     decoupled_weight_decay = False
 
     def __init__(

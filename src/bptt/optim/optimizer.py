@@ -9,12 +9,14 @@ that checkpoints save.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 
 import numpy as np
 
 from bptt.checks import FLOAT_DTYPES, array_dict_problems, is_integer
+from bptt.nn.kernels import numba_available
 
 
 def _number(name: str, value, low: float = 0.0, high: float | None = None) -> float:
@@ -57,6 +59,11 @@ def _check_params(params) -> dict[str, np.ndarray]:
     return dict(params)  # our own key set; the arrays stay the caller's live ones
 
 
+def load_rule(name: str):
+    """The fused update rule ``name`` of ``bptt.optim.fused`` (imports numba on first use)."""
+    return getattr(importlib.import_module("bptt.optim.fused"), name)
+
+
 def _json_normal(value):
     """What a value becomes after a JSON round trip (tuples turn into lists)."""
     return json.loads(json.dumps(value))
@@ -67,13 +74,19 @@ class Optimizer:
 
     A subclass validates its hyperparameters, says which state arrays it keeps (and their
     initial value) through ``super().__init__``, and writes its update rule in ``_update``.
+    One that names ``fused_rule`` (a function of ``bptt.optim.fused``) runs that fused loop
+    instead when numba is installed and ``fused`` is True (the default then), for every
+    parameter whose arrays are all C-contiguous; the results are the same.
     """
+
+    fused_rule: str | None = None  # the name of this rule's fused loop in bptt.optim.fused
 
     def __init__(
         self, params: dict[str, np.ndarray], lr: float, state_init: dict[str, float]
     ) -> None:
         self.params = _check_params(params)
         self.lr = lr
+        self.fused = self.fused_rule is not None and numba_available()
         self.step_count = 0
         # state[state_name][param_name], allocated up front so state_dict() has fixed keys
         self.state = {
@@ -103,9 +116,15 @@ class Optimizer:
         """One update of every parameter from ``grads`` (which is never modified)."""
         self._check_grads(grads)
         self.step_count += 1
+        fused = load_rule(self.fused_rule) if self.fused else None
         for name, theta in self.params.items():
             state = {s: arrays[name] for s, arrays in self.state.items()}
-            self._update(theta, grads[name], state, self.step_count)
+            g = grads[name]
+            arrays = (theta, g, *state.values())
+            if fused is not None and all(a.flags.c_contiguous for a in arrays):
+                fused(self, theta, g, state, self.step_count)
+            else:
+                self._update(theta, g, state, self.step_count)
 
     def _check_grads(self, grads) -> None:
         if not isinstance(grads, dict):

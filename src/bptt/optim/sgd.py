@@ -20,6 +20,7 @@ class SGD(Optimizer):
     """
 
     hyperparameter_names = ("momentum", "dampening", "nesterov", "weight_decay")
+    fused_rule = "sgd_update"
 
     def __init__(
         self,
