@@ -4,6 +4,8 @@ machine_info(torch)     CPU, cores, numpy and its BLAS (kernel and threads), tor
 gemm_peak_gflops()      float32 GEMM throughput this process reaches, for "% of peak"
 tracemalloc_peak(fn)    peak of numpy's allocations during fn()
 peak_rss_bytes()        this process's peak RSS (VmHWM on Linux, resettable)
+time_blocks(...)        alternating timed blocks of each library
+set_threads(n, torch)   BLAS (threadpoolctl), torch and numba on n threads each
 """
 
 from __future__ import annotations
@@ -18,7 +20,22 @@ import tracemalloc
 
 import numpy as np
 
-ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO_")  # thread and core-type settings
+ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO_", "NUMBA_")  # threads and core type
+PIN = "OPENBLAS_CORETYPE"  # pins OpenBLAS's kernel, which it otherwise picks from the CPU
+
+
+def set_threads(n: int, torch=None) -> None:
+    """n threads for OpenBLAS (needs threadpoolctl), torch and numba's parallel loops."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n, user_api="blas")
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        import numba
+    except ImportError:
+        return
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def tracemalloc_peak(fn) -> int:
@@ -100,7 +117,29 @@ def machine_info(torch) -> dict:
         "numpy": np.__version__,
         "blas": blas_description(),
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
+        "pin": os.environ.get(PIN, "not set"),
     }
     if torch is not None:
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    if "numba" in sys.modules:
+        info["numba_threads"] = sys.modules["numba"].get_num_threads()
     return info
+
+
+def time_blocks(libs: dict, blocks: int, repeats: int, warmup: int, pause: float) -> dict:
+    """libs: {lib: {metric: fn}} -> {lib: {metric: [seconds per call]}}."""
+    for fns in libs.values():
+        for _ in range(warmup):
+            for fn in fns.values():
+                fn()
+    times = {lib: {m: [] for m in fns} for lib, fns in libs.items()}
+    order = list(libs)
+    for block in range(blocks):
+        for lib in order if block % 2 == 0 else order[::-1]:
+            time.sleep(pause)
+            for metric, fn in libs[lib].items():
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    fn()
+                    times[lib][metric].append(time.perf_counter() - start)
+    return times

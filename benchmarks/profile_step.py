@@ -33,7 +33,7 @@ import sys
 import time
 
 import numpy as np
-from machine import machine_info
+from machine import machine_info, set_threads
 from step_time import CONFIGS, BpttNet, TorchNet, make_data
 
 from bptt.nn import softmax_cross_entropy
@@ -49,14 +49,6 @@ def median_s(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def set_threads(n: int, torch) -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n, user_api="blas")
-    if torch is not None:
-        torch.set_num_threads(n)
 
 
 def bptt_phases(net: BpttNet, x: np.ndarray, y: np.ndarray, repeats: int) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-METRICS = ("train", "sgd", "infer")  # the order of step_time.py's timed phases
+METRICS = ("train", "sgd", "adam", "infer")  # the order of step_time.py's timed phases
 MiB = 2**20
 
 COLUMNS = [("config", 18), ("cell", 9)]
@@ -38,9 +38,9 @@ def header_lines(info: dict, args, torch_note: str) -> list[str]:
         "# bptt step-time benchmark (float32; medians per step; a benchmark, not a test)",
         f"# cpu: {info['cpu']}, {info['logical_cores']} logical cores "
         f"({info['usable_cores']} usable); python {info['python']}",
-        f"# numpy {info['numpy']}; BLAS: {info['blas']}",
+        f"# numpy {info['numpy']}; BLAS: {info['blas']}; {'OPENBLAS_CORETYPE'}: {info['pin']}",
         f"# bptt backend: {args.backend} -> LSTM/GRU elementwise steps on {args.resolved_backend}",
-        f"# torch: {torch_note}",
+        f"# torch: {torch_note}; numba threads: {info.get('numba_threads', '-')}",
     ]
     if info["env"]:
         lines.append("# env: " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
@@ -49,7 +49,8 @@ def header_lines(info: dict, args, torch_note: str) -> list[str]:
         f"{args.peak_gflops:.1f} GFLOP/s",
         f"# method: {args.blocks} alternating blocks x {args.repeats} repeats per library after "
         f"{args.warmup} warm-up, {args.pause} s pause before each block; seed {args.seed}",
-        "# columns: ms per step for train (fwd+loss+bwd), sgd (optim.SGD.step), infer (fwd only);",
+        "# columns: ms per step for train (fwd+loss+bwd), sgd (optim.SGD.step), adam"
+        " (optim.Adam.step), infer (fwd only);",
         "#   t/b = torch ms / bptt ms (>1: bptt faster); GFLOP/s and %peak of bptt's train step",
         "#   (FLOPs counted analytically: backward = 2x forward, less the input gradient);",
         "#   mem:bptt = tracemalloc peak MiB of numpy allocations during one bptt train step",

@@ -8,7 +8,8 @@ torch (and checked: loss and dL/d weight_hh_l0 agree to rtol 1e-4 before any tim
     loss = mean softmax cross-entropy(logits, y)
 
     training step   forward + loss + backward to every parameter's gradient (no optimizer)
-    SGD step        bptt.optim.SGD.step (bptt); torch.optim.SGD.step (torch)
+    SGD step        bptt.optim.SGD.step (bptt); torch.optim.SGD.step (torch, foreach)
+    Adam step       bptt.optim.Adam.step (bptt); torch.optim.Adam.step (torch, foreach)
     inference       forward only (torch under torch.inference_mode)
 
 Method: both libraries in one process, in alternating blocks (order ABBA...) of R repeats
@@ -37,6 +38,10 @@ C classes.
     python benchmarks/step_time.py --configs mnist --repeats 3
     python benchmarks/step_time.py --smoke                # tiny sizes, seconds, for CI
     python benchmarks/step_time.py --backend numpy        # the NumPy reference kernels
+    python benchmarks/step_time.py --threads 1            # BLAS, torch and numba on 1 thread
+
+Where OPENBLAS_CORETYPE pins OpenBLAS's kernel, a second pass runs without the pin
+(and without OPENBLAS_L2_SIZE), so both kernels are reported.
 """
 
 from __future__ import annotations
@@ -47,11 +52,18 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from machine import gemm_peak_gflops, machine_info, peak_rss_bytes, tracemalloc_peak
+from machine import (
+    PIN,
+    gemm_peak_gflops,
+    machine_info,
+    peak_rss_bytes,
+    set_threads,
+    time_blocks,
+    tracemalloc_peak,
+)
 from step_table import METRICS, format_row, header_lines
 
 from bptt.io import atomic_write_json
@@ -65,7 +77,7 @@ from bptt.nn import (
     resolve_backend,
     softmax_cross_entropy,
 )
-from bptt.optim import SGD
+from bptt.optim import SGD, Adam
 
 CELLS = ("rnn_tanh", "lstm", "gru")
 GATES = {c: make_cell(c).num_gates for c in CELLS}
@@ -135,6 +147,7 @@ class BpttNet:
         self.params.update({f"head.{k}": v for k, v in self.head.params.items()})
         self.grads: dict[str, np.ndarray] = {}
         self.optimizer = SGD(self.params, lr=LR)
+        self.adam = Adam(self.params, lr=LR)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         out, _, cache = self.rnn.forward(x)  # (T, N, K*H)
@@ -153,6 +166,9 @@ class BpttNet:
 
     def sgd_step(self) -> None:
         self.optimizer.step(self.grads)
+
+    def adam_step(self) -> None:
+        self.adam.step(self.grads)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         out, _, _ = self.rnn.forward(x, for_backward=False)
@@ -173,6 +189,7 @@ class TorchNet:
         self.model = nn.ModuleDict({"rnn": rnn, "head": nn.Linear(K * cfg.H, cfg.C)})
         self.model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in params.items()})
         self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+        self.adam = torch.optim.Adam(self.model.parameters(), lr=LR)
         self.torch, self.C, self.every_step = torch, cfg.C, cfg.every_step
 
     def train_step(self, x, y) -> float:
@@ -185,6 +202,9 @@ class TorchNet:
 
     def sgd_step(self) -> None:
         self.opt.step()
+
+    def adam_step(self) -> None:
+        self.adam.step()
 
     def infer(self, x):
         with self.torch.inference_mode():
@@ -205,25 +225,6 @@ def check_agreement(b: BpttNet, t: TorchNet, data, tdata, label: str) -> None:
             f"{label}: bptt and torch disagree: loss {loss_b!r} vs {loss_t!r}, "
             f"relative error of dL/d weight_hh_l0 {rel:.2e} (expected <= {AGREE_RTOL})"
         )
-
-
-def time_blocks(libs: dict, blocks: int, repeats: int, warmup: int, pause: float) -> dict:
-    """libs: {lib: {metric: fn}} -> {lib: {metric: [seconds per call]}}."""
-    for fns in libs.values():
-        for _ in range(warmup):
-            for fn in fns.values():
-                fn()
-    times = {lib: {m: [] for m in fns} for lib, fns in libs.items()}
-    order = list(libs)
-    for block in range(blocks):
-        for lib in order if block % 2 == 0 else order[::-1]:
-            time.sleep(pause)
-            for metric, fn in libs[lib].items():
-                for _ in range(repeats):
-                    start = time.perf_counter()
-                    fn()
-                    times[lib][metric].append(time.perf_counter() - start)
-    return times
 
 
 def rss_child(payload: str) -> None:
@@ -268,6 +269,7 @@ def bench_one(cfg: Config, cell: str, torch, args) -> dict:
         "bptt": {
             "train": lambda: b.train_step(x, y),
             "sgd": b.sgd_step,
+            "adam": b.adam_step,
             "infer": lambda: b.infer(x),
         }
     }
@@ -278,6 +280,7 @@ def bench_one(cfg: Config, cell: str, torch, args) -> dict:
         libs["torch"] = {
             "train": lambda: t.train_step(tx, ty),
             "sgd": t.sgd_step,
+            "adam": t.adam_step,
             "infer": lambda: t.infer(tx),
         }
     times = time_blocks(libs, args.blocks, args.repeats, args.warmup, args.pause)
@@ -322,6 +325,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="auto",
         help="bptt's elementwise kernels: numpy, numba (fused), auto (numba when installed)",
     )
+    add("--threads", type=int, default=None, help="threads of BLAS, torch and numba alike")
     add("--json", metavar="PATH", default=None, help="write results as JSON here, atomically")
     add("--child-rss", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -347,7 +351,11 @@ def main(argv=None) -> int:
         except ImportError:
             torch_note = "not importable: timing bptt only"
         else:
-            torch_note = f"{torch.__version__}, {torch.get_num_threads()} threads (default)"
+            torch_note = f"{torch.__version__}"
+    if args.threads is not None:
+        set_threads(args.threads, torch)
+    if torch is not None:
+        torch_note += f", {torch.get_num_threads()} threads"
     args.resolved_backend = resolve_backend(args.backend, np.float32)
     if args.resolved_backend == "numba":
         import numba
@@ -373,6 +381,16 @@ def main(argv=None) -> int:
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("json", "child_rss")}
         atomic_write_json(args.json, {"machine": info, "settings": settings, "rows": rows})
+    if PIN in os.environ:  # the same run on the kernel OpenBLAS picks by itself
+        print(f"\n# unpinned pass: without {PIN} and OPENBLAS_L2_SIZE", flush=True)
+        env = {k: v for k, v in os.environ.items() if k not in (PIN, "OPENBLAS_L2_SIZE")}
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if "--json" in argv:  # the unpinned rows go next to the pinned ones
+            i = argv.index("--json") + 1
+            argv[i] = argv[i].removesuffix(".json") + "-unpinned.json"
+        return subprocess.run(
+            [sys.executable, os.path.abspath(__file__), *argv], env=env
+        ).returncode
     return 0
 
 

@@ -6,9 +6,9 @@ loop is the default, and its parameters and state must equal the reference's bit
 
 import numpy as np
 import pytest
-from helpers import require_numba
 
 from bptt.optim import SGD, Adam, AdamW
+from helpers import require_numba
 
 CASES = [
     (SGD, {}),
