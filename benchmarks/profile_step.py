@@ -15,7 +15,9 @@ phases:
 
 Torch: the whole step, and its products alone (torch.mm at the same sizes: T recurrent
 products forward and backward, the input projection, the weight gradients); "rest" is the
-step less those products, i.e. its elementwise work and framework overhead together.
+step less those products, i.e. its elementwise work and framework overhead together. On CPU
+torch's LSTM runs oneDNN's fused RNN primitive where it can; the step and inference with
+oneDNN off are torch's own per-step loop, the like-for-like peer of bptt's.
 
 GEMM table: GFLOP/s of the recurrent product h (N, H) @ W (H, 4H) and of the backward
 d_a (N, 4H) @ W_hh (4H, H), numpy with the weight as a transposed view or stored contiguous
@@ -106,6 +108,7 @@ def bptt_phases(net: BpttNet, x: np.ndarray, y: np.ndarray, repeats: int) -> dic
     }
     times["step"] = median_s(lambda: net.train_step(x, y), repeats)
     times["rest"] = times["step"] - sum(times[p] for p in PHASES)
+    times["infer"] = median_s(lambda: net.infer(x), repeats)
     return times
 
 
@@ -135,6 +138,11 @@ def torch_phases(torch, tnet: TorchNet, x, y, cfg, repeats: int) -> dict[str, fl
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     times["step"] = median_s(lambda: tnet.train_step(tx, ty), repeats)
     times["rest"] = times["step"] - products
+    with torch.backends.mkldnn.flags(enabled=False):  # its own per-step loop, as ours
+        times["step, oneDNN off"] = median_s(lambda: tnet.train_step(tx, ty), repeats)
+    times["infer"] = median_s(lambda: tnet.infer(tx), repeats)
+    with torch.backends.mkldnn.flags(enabled=False):
+        times["infer, oneDNN off"] = median_s(lambda: tnet.infer(tx), repeats)
     return times
 
 
@@ -194,11 +202,21 @@ def main(argv=None) -> int:
                 t = torch_phases(
                     torch, TorchNet(torch, "lstm", cfg, net.params), x, y, cfg, args.repeats
                 )
-            print(f"{'phase':14s} {'bptt ms':>8s} {'share':>6s} {'torch ms':>9s}")
-            for phase in (*PHASES, "rest", "step"):
+            print(f"{'phase':17s} {'bptt ms':>8s} {'share':>6s} {'torch ms':>9s}")
+            for phase in (
+                *PHASES,
+                "rest",
+                "step",
+                "step, oneDNN off",
+                "infer",
+                "infer, oneDNN off",
+            ):
                 tt = f"{1e3 * t[phase]:9.3f}" if t and phase in t else f"{'-':>9s}"
-                share = 100 * b[phase] / b["step"]
-                print(f"{phase:14s} {1e3 * b[phase]:8.3f} {share:5.1f}% {tt}")
+                if phase in b:
+                    share = f"{100 * b[phase] / b['step']:5.1f}%" if phase != "infer" else ""
+                    print(f"{phase:17s} {1e3 * b[phase]:8.3f} {share:>6s} {tt}")
+                elif t:
+                    print(f"{phase:17s} {'-':>8s} {'':6s} {tt}")
             print(f"{'GEMM (N, H) product':30s} GFLOP/s")
             for case, gflops in gemm_rows(torch, cfg, args.repeats):
                 print(f"{case:30s} {gflops:7.1f}")

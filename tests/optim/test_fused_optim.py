@@ -4,6 +4,8 @@ The NumPy rules are the reference (``opt.fused = False``); with numba installed 
 loop is the default, and its parameters and state must equal the reference's bit for bit.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,18 @@ def test_without_fused_the_rule_is_numpy_only():
     opt.fused = False
     opt.step({"w": np.ones(3, np.float32)})
     np.testing.assert_array_equal(opt.params["w"], np.full(3, -0.1, np.float32))
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), [CASES[3], CASES[5], CASES[7]])
+def test_the_parallel_loop_of_big_parameters_equals_the_numpy_rule(cls, kwargs):
+    require_numba()
+    fused_module = importlib.import_module("bptt.optim.fused")  # numba is there: it loads
+    rng = np.random.default_rng(1)
+    theta = rng.standard_normal(fused_module.PARALLEL_MIN + 3).astype(np.float32)  # (P,)
+    fused, ref = cls({"w": theta.copy()}, lr=0.05, **kwargs), cls({"w": theta}, lr=0.05, **kwargs)
+    ref.fused = False
+    for _ in range(3):
+        grads = {"w": rng.standard_normal(theta.shape).astype(np.float32)}
+        fused.step(grads)
+        ref.step(grads)
+    np.testing.assert_array_equal(fused.params["w"], ref.params["w"])

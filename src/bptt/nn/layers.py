@@ -49,7 +49,10 @@ class Linear:
             raise TypeError(
                 f"x: expected dtype {self.dtype} (the parameters' dtype), got {x.dtype}"
             )
-        y = x @ self.params["weight"].T  # (..., O)
+        # one GEMM over all rows: x @ W.T on (T, N, D) would be T small products
+        y = (x.reshape(-1, self.in_features) @ self.params["weight"].T).reshape(
+            *x.shape[:-1], self.out_features
+        )  # (..., O)
         if "bias" in self.params:
             y += self.params["bias"]
         return y, x
@@ -61,7 +64,8 @@ class Linear:
         grads = {"weight": dy2.T @ x.reshape(-1, self.in_features)}  # (O, D)
         if "bias" in self.params:
             grads["bias"] = dy2.sum(axis=0)
-        return dy @ W, grads
+        dx = (dy2 @ W).reshape(*dy.shape[:-1], self.in_features)  # (..., D), one GEMM
+        return dx, grads
 
     __call__ = forward
 

@@ -3,7 +3,8 @@
 NumPy runs ``theta -= lr * g`` as two passes over memory and Adam's rule as about ten; an
 optimizer step is bound by memory, so each pass costs its full share. The loops here read
 theta, g and the state once and write them once, over the threads numba is allowed
-(``numba.set_num_threads``), as torch.optim's foreach kernels do. They compute the update
+(``numba.set_num_threads``) for arrays of ``PARALLEL_MIN`` entries or more, as
+torch.optim's foreach kernels do. They compute the update
 rules of ``sgd.py`` and ``adam.py`` in the same order of operations and in the parameter's
 dtype (every constant is cast to it first, as NumPy casts a Python float), so their results
 equal the NumPy rules' (to float32 round-off where LLVM fuses a multiply-add).
@@ -19,16 +20,12 @@ import math
 import numba
 import numpy as np
 
-OPTIONS = {
-    "boundscheck": False,
-    "error_model": "numpy",
-    "nogil": True,
-    "parallel": True,
-    "cache": True,
-}
+OPTIONS = {"boundscheck": False, "error_model": "numpy", "nogil": True, "cache": True}
+# below this many entries a parallel loop's start-up (and its threads' competition with
+# OpenBLAS's spinning workers) costs more than the second thread gains: measured 2^18-2^20
+PARALLEL_MIN = 2**19
 
 
-@numba.njit(**OPTIONS)
 def _sgd(theta, g, b, lr, momentum, damp, wd, first, nesterov):  # pragma: no cover - compiled
     for k in numba.prange(theta.size):
         gk = g[k]
@@ -41,7 +38,6 @@ def _sgd(theta, g, b, lr, momentum, damp, wd, first, nesterov):  # pragma: no co
         theta[k] = theta[k] - lr * gk
 
 
-@numba.njit(**OPTIONS)
 def _adam(
     theta, g, m, v, v_max, lr_t, beta1c, beta2, beta2c, sqrt_bc2, eps, wd, decay, ams
 ):  # pragma: no cover
@@ -60,6 +56,16 @@ def _adam(
         theta[k] = tk - lr_t * (mk / (np.sqrt(vk) / sqrt_bc2 + eps))
 
 
+def _compiled(fn):
+    """fn compiled twice, a serial and a parallel loop; the parallel one for big arrays."""
+    serial = numba.njit(**OPTIONS)(fn)
+    parallel = numba.njit(parallel=True, **OPTIONS)(fn)
+    return lambda theta, *rest: (parallel if theta.size >= PARALLEL_MIN else serial)(theta, *rest)
+
+
+_sgd_loop, _adam_loop = _compiled(_sgd), _compiled(_adam)
+
+
 def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1)  # a view: params, grads and state are C-contiguous (checked by caller)
 
@@ -68,7 +74,7 @@ def sgd_update(opt, theta, g, state, t) -> None:
     """``SGD._update`` in one loop; ``opt`` gives the hyperparameters."""
     c = theta.dtype.type
     b = state.get("momentum_buffer", theta)
-    _sgd(
+    _sgd_loop(
         _flat(theta), _flat(g), _flat(b), c(opt.lr), c(opt.momentum), c(1 - opt.dampening),
         c(opt.weight_decay), t == 1, opt.nesterov,
     )  # fmt: skip
@@ -83,7 +89,7 @@ def adam_update(opt, theta, g, state, t) -> None:
     wd = 0.0 if decoupled else opt.weight_decay
     m, v = state["exp_avg"], state["exp_avg_sq"]
     v_max = state.get("max_exp_avg_sq", v)
-    _adam(
+    _adam_loop(
         _flat(theta), _flat(g), _flat(m), _flat(v), _flat(v_max),
         c(opt.lr / (1 - beta1**t)), c(1 - beta1), c(beta2), c(1 - beta2),
         c(math.sqrt(1 - beta2**t)), c(opt.eps), c(wd), c(decay), opt.amsgrad,
