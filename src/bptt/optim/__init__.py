@@ -6,6 +6,8 @@
     rmsprop.py     ``RMSprop`` (centered, momentum)
     adam.py        ``Adam`` (amsgrad)
     adamw.py       ``AdamW``
+    fused.py       SGD's and Adam's (and AdamW's) rule as one numba loop per parameter, the
+                   default when numba is installed (``opt.fused = False``: the NumPy rule)
     schedules.py   ``ConstantLR``, ``StepLR``, ``ExponentialLR``, ``CosineWarmup``: pure
                    functions of the step count; the ``SCHEDULES`` registry
     clip.py        ``global_norm``, ``clip_grad_norm``, ``clip_grad_value``
