@@ -42,6 +42,7 @@ from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.progress import progress_bar
 from bptt.train.rng_state import generator_from_state, generator_state
+from bptt.train.summary import run_summary
 from bptt.train.tbptt import TruncatedBPTT
 
 
@@ -296,14 +297,7 @@ class Trainer:
         ):
             self._evaluate_and_track()  # the weights as they are when training stops
         self.save()
-        summary = {
-            "status": status,
-            "steps": self.counters["step"],
-            "epochs": self.counters["epoch"],
-            "best_step": self.counters["best_step"],
-            "best": self.counters["best_metrics"],
-            "final": self.counters["final_metrics"],
-        }
+        summary = run_summary(status, self.counters)
         best = None if self.run_dir is None else self.run_dir / "model.safetensors"
         if best is not None and not best.exists():  # no validation set
             save_weights(best, self.model.params)
