@@ -31,6 +31,15 @@ def check_nonnegative_int(name: str, value) -> int:
     return int(value)
 
 
+def check_probability(name: str, value) -> float:
+    """A dropout probability in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {value}")
+    return float(value)
+
+
 def check_array(name: str, a, ndim: int, legend: str, dtype: np.dtype) -> np.ndarray:
     """An ndarray of ``ndim`` dimensions and exactly ``dtype`` (never cast silently)."""
     if not isinstance(a, np.ndarray):

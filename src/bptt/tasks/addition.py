@@ -47,7 +47,9 @@ def load(opts: dict, seed: int) -> TaskData:
         for name, (_, _, a, b) in zip(("train", "validation", "test"), parts)
     }
     extra = {"test_pairs": parts[2], "distinct_pairs": distinct}
-    return TaskData(*sets, input_size=2, output_size=2, model=SequenceTagger, extra=extra)
+    # a softmax over the two values of each bit, or one sigmoid output per bit
+    C = 2 if opts.get("output", "softmax") == "softmax" else 1
+    return TaskData(*sets, input_size=2, output_size=C, model=SequenceTagger, extra=extra)
 
 
 def report(model: Model, data: TaskData) -> dict:
@@ -55,7 +57,7 @@ def report(model: Model, data: TaskData) -> dict:
     xs, ys, a, b = data.extra["test_pairs"]
     model.eval()
     logits, _ = model.logits(xs.astype(model.dtype))
-    predicted = bits_to_int(logits.argmax(axis=2))  # (N,)
+    predicted = bits_to_int(model.labels(logits))  # (N,)
     return {
         "exact_sums": float((predicted == a + b).mean()),
         "pairs": int(len(a)),
@@ -74,7 +76,7 @@ def predict_sum(model: Model, a: int, b: int, bits: int) -> int:
             )
     xs = np.stack([int_to_bits(np.array([a]), bits), int_to_bits(np.array([b]), bits)], axis=-1)
     logits, _ = model.eval().logits(xs.astype(model.dtype))  # (T, 1, 2)
-    return int(bits_to_int(logits.argmax(axis=2))[0])
+    return int(bits_to_int(model.labels(logits))[0])
 
 
 TASK = Task("addition", DEFAULTS, load, report)

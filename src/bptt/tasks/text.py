@@ -33,7 +33,10 @@ def load(opts: dict, seed: int) -> TaskData:
     text = load_text(opts["text"] or SAMPLE_TEXT)
     vocab = Vocabulary.from_text(text)
     parts = split_text_three_ways(vocab.encode(text), 0.1, 0.1)
-    train, val, test = (StreamBatches(ids, opts["batch_size"], opts["seq_len"]) for ids in parts)
+    keep = opts.get("keep_partial", False)
+    train, val, test = (
+        StreamBatches(ids, opts["batch_size"], opts["seq_len"], keep) for ids in parts
+    )
     return task_data(vocab, opts, train, val, test)
 
 
