@@ -39,11 +39,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bptt.checks import assert_grads_match, check_probability, load_arrays_into
+from bptt.checks import assert_grads_match, check_probability
 from bptt.nn.functional import dropout_mask, one_hot
 from bptt.nn.heads import check_head, head_labels, head_loss
 from bptt.nn.init import init_params, set_forget_bias
-from bptt.nn.layers import Embedding, Linear
+from bptt.nn.layers import Embedding, Linear, Parameterized
 from bptt.nn.losses import REDUCTIONS, mean_squared_error
 from bptt.nn.recurrent import Recurrent, make_recurrent
 
@@ -58,7 +58,7 @@ class Batch:
     mask: np.ndarray | None = None
 
 
-class Model:
+class Model(Parameterized):
     """A recurrent layer with an optional embedding below and a linear head above."""
 
     per_step_loss = False  # True when every step can carry loss (truncated BPTT needs it)
@@ -146,13 +146,6 @@ class Model:
 
     def eval(self) -> Model:
         return self.train(False)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {name: value.copy() for name, value in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Load flat dotted names in place; every missing, unexpected or mis-shaped key at once."""
-        load_arrays_into(self.params, state_dict)
 
     def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
         """-> (loss, grads keyed like params, final state, metrics); see the module docstring."""

@@ -35,6 +35,7 @@ from bptt import checks as check
 from bptt.nn import kernels
 from bptt.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights, make_cell
 from bptt.nn.functional import dropout_mask
+from bptt.nn.layers import Parameterized
 from bptt.nn.scan import ScanCache, Tape, natural_order, reverse_time, scan_backward, scan_forward
 
 
@@ -58,7 +59,7 @@ class RecurrentCache:
     batch_first: bool
 
 
-class Recurrent:
+class Recurrent(Parameterized):
     """Shared machinery of RNN, LSTM and GRU; subclasses choose the cell."""
 
     def __init__(
@@ -121,14 +122,6 @@ class Recurrent:
 
     def _weights(self, layer: int, direction: int) -> Weights:
         return Weights(*(self.params.get(n) for n in self._param_names(layer, direction)))
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters under PyTorch's names."""
-        return {name: value.copy() for name, value in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Copy values in place (``params`` references stay valid); report every problem at once."""
-        check.load_arrays_into(self.params, state_dict)
 
     def train(self, mode: bool = True) -> Recurrent:
         self.training = bool(mode)

@@ -40,6 +40,7 @@ from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
+from bptt.train.optimizer_options import optimizer_kwargs
 from bptt.train.progress import progress_bar
 from bptt.train.rng_state import generator_from_state, generator_state
 from bptt.train.summary import run_summary
@@ -72,10 +73,7 @@ class Trainer:
         self.extra_config = extra_config or {}
         self.vocabulary = vocabulary
         c = config
-        kw = {"weight_decay": c.weight_decay}
-        if c.optimizer in ("sgd", "rmsprop"):
-            kw["momentum"] = c.momentum
-        self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **kw)
+        self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **optimizer_kwargs(c))
         self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
         self.schedule = self._make_schedule()
         self.flow = None  # off: no tapes are ever requested
