@@ -31,6 +31,15 @@ def check_nonnegative_int(name: str, value) -> int:
     return int(value)
 
 
+def check_probability(name: str, value) -> float:
+    """A dropout probability in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {value}")
+    return float(value)
+
+
 def check_array(name: str, a, ndim: int, legend: str, dtype: np.dtype) -> np.ndarray:
     """An ndarray of ``ndim`` dimensions and exactly ``dtype`` (never cast silently)."""
     if not isinstance(a, np.ndarray):
@@ -71,9 +80,12 @@ def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
     return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, N, 1)
 
 
-def array_dict_problems(expected: dict, got: dict, *, what: str = "key", quote: bool = False):
+def array_dict_problems(
+    expected: dict, got: dict, *, what: str = "key", quote: bool = False, convert: bool = False
+):
     """Every way ``got`` fails to have exactly ``expected``'s keys, and arrays of its shapes and
-    dtypes; one message each (names shown with quotes when ``quote``)."""
+    dtypes (with ``convert``, of any real number dtype); one message each (names shown with
+    quotes when ``quote``)."""
     problems = [f"missing {what} {k!r}" for k in expected if k not in got]
     problems += [f"unexpected {what} {k!r}" for k in got if k not in expected]
     for key, target in expected.items():
@@ -84,19 +96,25 @@ def array_dict_problems(expected: dict, got: dict, *, what: str = "key", quote: 
             problems.append(f"{name}: expected numpy.ndarray, got {type(value).__name__}")
         elif value.shape != target.shape:
             problems.append(f"{name}: expected shape {target.shape}, got {value.shape}")
-        elif value.dtype != target.dtype:
+        elif convert and not (value.dtype.kind in "fiu" or value.dtype == bool):
+            problems.append(f"{name}: expected real numbers to convert, got dtype {value.dtype}")
+        elif not convert and value.dtype != target.dtype:
             problems.append(f"{name}: expected dtype {target.dtype}, got {value.dtype}")
     return problems
 
 
 def load_arrays_into(params: dict, state_dict: dict) -> None:
     """Copy ``state_dict`` into the arrays of ``params`` in place (references stay valid), after
-    checking keys, shapes and dtypes; every problem is reported at once and nothing is copied."""
-    problems = array_dict_problems(params, state_dict)
+    checking keys and shapes; every problem is reported at once and nothing is copied.
+
+    Values of another real dtype are converted to the parameter's, as torch's
+    ``load_state_dict`` does (``param.copy_(value)``): float64 values loaded into a float32
+    layer are rounded to float32, float32 values into a float64 layer widened exactly."""
+    problems = array_dict_problems(params, state_dict, convert=True)
     if problems:
         raise ValueError("load_state_dict: " + "; ".join(problems))
     for name, target in params.items():
-        np.copyto(target, state_dict[name])
+        np.copyto(target, state_dict[name], casting="unsafe")
 
 
 def assert_grads_match(grads: dict, params: dict) -> None:

@@ -122,7 +122,7 @@ def test_train_adding_and_eval(tmp_path, cli):
     assert rc == 0, err
     options = json.loads((run / "config.json").read_text())["options"]
     assert options["length"] == 10 and options["clip_norm"] == 1.0  # the task's default
-    assert printed_summary(out)["test"].keys() == {"loss"}  # a regressor has no accuracy
+    assert printed_summary(out)["test"].keys() == {"split", "loss"}  # a regressor: no accuracy
     rc, out, err = cli("eval", run)
     assert rc == 0 and json.loads(out)["task"] == "adding"
     assert_usage_error(*cli("predict", run, 1, 2)[::2], "addition", "adding")

@@ -8,6 +8,7 @@ from bptt.data import (
     count_stream_batches,
     load_text,
     split_text,
+    split_text_three_ways,
     stream_batches,
 )
 
@@ -114,3 +115,37 @@ def test_stream_batches_argument_errors():
         stream_batches(ids.astype(np.float32), 2, 3)
     with pytest.raises(ValueError, match="1-D"):
         stream_batches(ids.reshape(4, 5), 2, 3)
+
+
+def test_split_text_three_ways_is_contiguous_and_disjoint():
+    ids = np.arange(1000, dtype=np.int64)  # each id is its position: disjoint ids, disjoint text
+    train, val, test = split_text_three_ways(ids, 0.1, 0.1)
+    np.testing.assert_array_equal(np.concatenate([train, val, test]), ids)
+    assert (len(train), len(val), len(test)) == (800, 100, 100)
+    assert not set(train) & set(val) and not set(train) & set(test) and not set(val) & set(test)
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_text_three_ways(ids, 0.1, 1.0)
+    with pytest.raises(ValueError, match="all three"):
+        split_text_three_ways(ids[:5], 0.1, 0.1)
+
+
+def test_stream_batches_keep_partial_yields_the_rest_as_get_batch():
+    n_ids, N, T = 103, 2, 10  # L = 51: 50 steps, seven windows of 7 and one of 1
+    ids = np.arange(n_ids, dtype=np.int64)
+    L = n_ids // N
+    data = ids[: N * L].reshape(N, L).T  # (L, N), batchify's layout
+    full = list(stream_batches(ids, N, 7))
+    kept = list(stream_batches(ids, N, 7, keep_partial=True))
+    assert len(kept) == count_stream_batches(n_ids, N, 7, keep_partial=True) == len(full) + 1
+    # PyTorch's get_batch: for i in range(0, L - 1, bptt): seq_len = min(bptt, L - 1 - i)
+    expected = []
+    for i in range(0, L - 1, 7):
+        t = min(7, L - 1 - i)
+        expected.append((data[i : i + t], data[i + 1 : i + 1 + t]))
+    assert len(expected) == len(kept)
+    for (inp, tgt), (e_inp, e_tgt) in zip(kept, expected):
+        np.testing.assert_array_equal(inp, e_inp)
+        np.testing.assert_array_equal(tgt, e_tgt)
+    assert kept[-1][0].shape == ((L - 1) % 7, N)
+    # an exact fit has no partial window
+    assert len(list(stream_batches(ids[: 2 * (3 * T + 1)], N, T, keep_partial=True))) == 3

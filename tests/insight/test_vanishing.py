@@ -15,9 +15,8 @@ from bptt.insight import (
     decay_orders,
     dh_profile,
     measure,
-    set_forget_bias,
 )
-from bptt.nn import SequenceRegressor
+from bptt.nn import SequenceRegressor, set_forget_bias
 
 
 def test_decay_is_counted_in_orders_of_magnitude_from_the_last_step_back():

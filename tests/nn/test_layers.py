@@ -148,3 +148,38 @@ def test_embedding_rejects_out_of_range_and_float_ids():
         emb.forward(np.array([-1, 0]))
     with pytest.raises(TypeError, match="integer indices.*float64"):
         emb.forward(np.array([0.0, 1.0]))
+
+
+def test_linear_and_embedding_state_dicts_load_into_torch_and_back():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for ours, theirs in (
+        (Linear(3, 2, dtype=np.float64, rng=rng), torch.nn.Linear(3, 2, dtype=torch.float64)),
+        (Embedding(5, 4, dtype=np.float64, rng=rng), torch.nn.Embedding(5, 4, dtype=torch.float64)),
+    ):
+        theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+        fresh = type(ours)(*((3, 2) if isinstance(ours, Linear) else (5, 4)), dtype=np.float64)
+        fresh.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        for name, value in ours.state_dict().items():
+            np.testing.assert_array_equal(fresh.params[name], value)
+        copy = ours.state_dict()
+        copy["weight"][...] = 7  # a copy: the layer is unchanged
+        assert not (ours.params["weight"] == 7).any()
+
+
+def test_load_state_dict_converts_dtypes_as_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    wide = {"weight": rng.standard_normal((2, 3)), "bias": rng.standard_normal(2)}  # float64
+    layer = Linear(3, 2, dtype=np.float32)
+    weight = layer.params["weight"]
+    layer.load_state_dict(wide)
+    assert layer.params["weight"] is weight and weight.dtype == np.float32  # in place
+    t = torch.nn.Linear(3, 2)  # float32
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in wide.items()})
+    np.testing.assert_array_equal(layer.params["weight"], t.weight.detach().numpy())
+    narrow = Linear(3, 2, dtype=np.float64)
+    narrow.load_state_dict({k: v.astype(np.float32) for k, v in wide.items()})
+    np.testing.assert_array_equal(narrow.params["bias"], wide["bias"].astype(np.float32))
+    with pytest.raises(ValueError, match="expected real numbers"):
+        narrow.load_state_dict({"weight": wide["weight"].astype(complex), "bias": wide["bias"]})

@@ -283,7 +283,7 @@ def test_metrics_events_config_and_summary_have_their_fields(tmp_path):
     saved_summary = json.loads((tmp_path / "summary.json").read_text())
     assert saved_summary == json.loads(json.dumps(summary))
     assert saved_summary["status"] == "completed" and saved_summary["steps"] == 8
-    assert saved_summary["final"] == {k: eval_events[-1][k] for k in ("loss", "accuracy")}
+    assert saved_summary["final"] == {k: eval_events[-1][k] for k in ("split", "loss", "accuracy")}
     assert (tmp_path / "model.safetensors").is_file()
 
 
@@ -294,8 +294,8 @@ def test_a_regressor_logs_no_accuracy(tmp_path):
     _, summary = train(model, TrainConfig(epochs=1), data, data, tmp_path)
     for e in read_jsonl(tmp_path / "metrics.jsonl"):
         assert "accuracy" not in e and math.isfinite(e["loss"])
-    assert set(summary["final"]) == {"loss"}
-    assert summary["final"] == evaluate(model, data)
+    assert set(summary["final"]) == {"split", "loss"}
+    assert summary["final"] == {"split": "validation", **evaluate(model, data)}
 
 
 def test_the_progress_bar_is_off_when_stderr_is_not_a_terminal(tmp_path, capsys):

@@ -93,6 +93,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = trainer.fit(test=lambda best: test_metrics(task, best, data))
     if task == "addition" and "test" in summary:
         _print_sums(model, data.extra["test_pairs"], options["bits"])
+        t, d = summary["test"], summary["test"]["distinct_pairs"]
+        print(
+            f"exact sums on the {t['pairs']} held-out test pairs: {t['exact_sums']:.2%} "
+            f"(distinct pairs: {d['train']} train, {d['validation']} validation, {d['test']} "
+            "test; no pair in two splits)"
+        )
     print(json.dumps(summary, sort_keys=True))
     print(f"run directory: {run_dir}")
     return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0

@@ -22,9 +22,11 @@ from bptt.data.synthetic import binary_addition as binary_addition
 from bptt.data.synthetic import bits_to_int as bits_to_int
 from bptt.data.synthetic import copy_task as copy_task
 from bptt.data.synthetic import int_to_bits as int_to_bits
+from bptt.data.synthetic import pair_codes as pair_codes
 from bptt.data.text import SAMPLE_TEXT as SAMPLE_TEXT
 from bptt.data.text import Vocabulary as Vocabulary
 from bptt.data.text import count_stream_batches as count_stream_batches
 from bptt.data.text import load_text as load_text
 from bptt.data.text import split_text as split_text
+from bptt.data.text import split_text_three_ways as split_text_three_ways
 from bptt.data.text import stream_batches as stream_batches

@@ -9,6 +9,10 @@ has to remember. a, b < 2**(bits-1), so c < 2**bits fits in ``bits`` bits.
     xs[t, n] = (a_n >> t & 1, b_n >> t & 1)      (T=bits, N, 2)
     ys[t, n] = c_n >> t & 1                       (T=bits, N)
 
+There are M^2 pairs, M = 2**(bits-1) (16,384 at 8 bits). ``exclude`` (pair codes a*M + b,
+``pair_codes``) keeps pairs out of a draw: a held-out split drawn with the training pairs
+excluded is disjoint from them.
+
 Adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015): channel 0 holds values drawn
 uniformly from [0, 1), channel 1 marks exactly two steps, one in each half of the sequence;
 the target is the sum of the two marked values.
@@ -79,17 +83,44 @@ def bits_to_int(bits_array) -> np.ndarray:
     return (b.astype(np.int64) << shifts).sum(axis=0)  # (*S)
 
 
+def pair_codes(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    """Pairs (a, b) -> one integer each, a * 2**(bits-1) + b (N,) int64: distinct pairs,
+    distinct codes."""
+    return np.asarray(a, dtype=np.int64) * 2 ** (bits - 1) + np.asarray(b, dtype=np.int64)
+
+
+def _draw_pairs(n: int, rng: np.random.Generator, bits: int, exclude) -> tuple:
+    """n pairs uniformly from the M^2 pairs outside ``exclude`` (with replacement)."""
+    M = 2 ** (bits - 1)
+    banned = np.unique(np.asarray([] if exclude is None else exclude, dtype=np.int64))
+    if banned.size >= M * M:
+        raise ValueError(
+            f"exclude: expected fewer than all {M * M} pairs of {bits} bits, got all of them "
+            "excluded (no pair is left to draw)"
+        )
+    codes = np.empty(0, dtype=np.int64)
+    while codes.size < n:  # rejection: the kept draws are uniform over the allowed pairs
+        draw = rng.integers(0, M * M, size=n - codes.size, dtype=np.int64)
+        codes = np.concatenate([codes, draw[~np.isin(draw, banned)]])
+    return codes // M, codes % M  # (n,), (n,)
+
+
 def binary_addition(
-    n: int, rng: np.random.Generator, bits: int = 8, dtype=np.float32
+    n: int, rng: np.random.Generator, bits: int = 8, dtype=np.float32, exclude=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """n sums a + b -> (xs (bits, n, 2) dtype, ys (bits, n) int64 bits of a+b, a (n,), b (n,))."""
+    """n sums a + b -> (xs (bits, n, 2) dtype, ys (bits, n) int64 bits of a+b, a (n,), b (n,)).
+
+    ``exclude``: pair codes (``pair_codes``) never drawn; None draws from all pairs."""
     n = check_positive_int("n", n)
     rng = _check_rng(rng)
     bits = _check_bits(bits)
     if bits < 2:
         raise ValueError(f"bits: expected at least 2 (a, b < 2**(bits-1)), got {bits}")
-    a = rng.integers(0, 2 ** (bits - 1), size=n, dtype=np.int64)  # (n,)
-    b = rng.integers(0, 2 ** (bits - 1), size=n, dtype=np.int64)  # (n,)
+    if exclude is None:
+        a = rng.integers(0, 2 ** (bits - 1), size=n, dtype=np.int64)  # (n,)
+        b = rng.integers(0, 2 ** (bits - 1), size=n, dtype=np.int64)  # (n,)
+    else:
+        a, b = _draw_pairs(n, rng, bits, exclude)
     xs = np.stack([int_to_bits(a, bits), int_to_bits(b, bits)], axis=-1).astype(dtype)  # (T, n, 2)
     ys = int_to_bits(a + b, bits)  # (T, n)
     return xs, ys, a, b

@@ -14,8 +14,10 @@ Batch b is the window of T rows starting at row b*T; the targets are the next ch
     targets_b = data[b*T + 1 : (b+1)*T + 1]           (T, N)
 
 so batch b+1 continues every stream exactly where batch b stopped, and the final hidden state
-of one batch is the right initial state of the next. Only full windows are yielded:
-(L - 1) // T batches.
+of one batch is the right initial state of the next. By default only full windows are
+yielded: (L - 1) // T batches. ``keep_partial=True`` also yields the last, shorter window of
+the (L - 1) % T remaining steps, as PyTorch's word_language_model ``get_batch`` does
+(``seq_len = min(bptt, len(source) - 1 - i)``): ceil((L - 1) / T) batches.
 """
 
 from __future__ import annotations
@@ -130,42 +132,64 @@ def load_text(path: str | os.PathLike) -> str:
 
 def split_text(ids: np.ndarray, validation_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Contiguous split: the first (1 - fraction) of ids for training, the rest for validation."""
+    train, val, _ = split_text_three_ways(ids, validation_fraction, 0.0)
+    return train, val
+
+
+def split_text_three_ways(
+    ids: np.ndarray, validation_fraction: float = 0.1, test_fraction: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contiguous train / validation / test parts, in that order (as word_language_model's
+    train.txt, valid.txt, test.txt): the last ``test_fraction`` of the ids is the test part,
+    the ``validation_fraction`` before it the validation part. A test_fraction of 0 gives an
+    empty test part."""
     ids = _check_ids(ids)
-    if not isinstance(validation_fraction, (float, int)) or not 0 < validation_fraction < 1:
-        raise ValueError(
-            f"validation_fraction: expected a number in (0, 1), got {validation_fraction!r}"
-        )
+    for name, value, low in (
+        ("validation_fraction", validation_fraction, 0),
+        ("test_fraction", test_fraction, -1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (float, int)) or not low < value < 1:
+            interval = "(0, 1)" if low == 0 else "[0, 1)"
+            raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
+    n_test = int(round(len(ids) * test_fraction))
     n_val = int(round(len(ids) * validation_fraction))
-    n_train = len(ids) - n_val
-    if n_val < 1 or n_train < 1:
+    n_train = len(ids) - n_val - n_test
+    if n_val < 1 or n_train < 1 or (test_fraction > 0 and n_test < 1):
         raise ValueError(
-            f"ids: expected enough ids for both parts at validation_fraction "
-            f"{validation_fraction}, got {len(ids)} ids ({n_train} train, {n_val} validation)"
+            f"ids: expected enough ids for both parts (all three) at validation_fraction "
+            f"{validation_fraction} and test_fraction {test_fraction}, got {len(ids)} ids "
+            f"({n_train} train, {n_val} validation, {n_test} test)"
         )
-    return ids[:n_train], ids[n_train:]
+    return ids[:n_train], ids[n_train : n_train + n_val], ids[n_train + n_val :]
 
 
-def count_stream_batches(n_ids: int, batch_size: int, seq_len: int) -> int:
-    """How many (T, N) batches ``stream_batches`` yields for n_ids ids: (n_ids // N - 1) // T."""
+def count_stream_batches(
+    n_ids: int, batch_size: int, seq_len: int, keep_partial: bool = False
+) -> int:
+    """How many (T, N) batches ``stream_batches`` yields for n_ids ids: (n_ids // N - 1) // T,
+    rounded up instead with ``keep_partial``."""
     N = check_positive_int("batch_size", batch_size)
     T = check_positive_int("seq_len", seq_len)
     check_nonnegative_int("n_ids", n_ids)
-    return max(n_ids // N - 1, 0) // T
+    steps = max(n_ids // N - 1, 0)
+    return -(-steps // T) if keep_partial else steps // T
 
 
 def stream_batches(
-    ids: np.ndarray, batch_size: int, seq_len: int
+    ids: np.ndarray, batch_size: int, seq_len: int, keep_partial: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (inputs (T, N), targets (T, N)) int64 over N contiguous streams; see the docstring.
+    With ``keep_partial`` the last window may be shorter than seq_len.
 
     Raises ValueError at the call when the ids are too short for a single batch.
     """
     ids = _check_ids(ids)
-    count = count_stream_batches(len(ids), batch_size, seq_len)
+    count = count_stream_batches(len(ids), batch_size, seq_len, keep_partial)
     N, T = int(batch_size), int(seq_len)
     if count == 0:
+        need = "2 * batch_size" if keep_partial else "batch_size * (seq_len + 1)"
         raise ValueError(
-            f"ids: expected at least batch_size * (seq_len + 1) = {N * (T + 1)} ids "
+            f"ids: expected at least {need} = {N * 2 if keep_partial else N * (T + 1)} ids "
             f"for one batch, got {len(ids)}"
         )
     L = len(ids) // N
@@ -176,7 +200,8 @@ def stream_batches(
 def _windows(data: np.ndarray, count: int, T: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for b in range(count):
         start = b * T
-        yield data[start : start + T].copy(), data[start + 1 : start + T + 1].copy()  # (T, N)
+        t = min(T, len(data) - 1 - start)  # T, or fewer in a kept partial window
+        yield data[start : start + t].copy(), data[start + 1 : start + t + 1].copy()  # (t, N)
 
 
 def _check_ids(ids) -> np.ndarray:

@@ -70,7 +70,6 @@ from bptt.insight.vanishing import config_dict as config_dict
 from bptt.insight.vanishing import decay_orders as decay_orders
 from bptt.insight.vanishing import dh_profile as dh_profile
 from bptt.insight.vanishing import measure as measure
-from bptt.insight.vanishing import set_forget_bias as set_forget_bias
 from bptt.insight.vanishing import summary_rows as summary_rows
 from bptt.insight.vanishing import train_cell as train_cell
 from bptt.insight.vanishing import vanishing_report as vanishing_report

@@ -36,7 +36,7 @@ from bptt.insight.plots import plot_curves, plot_dh_profiles, plot_gradient_flow
 from bptt.insight.report import html_page, image_html, table_html
 from bptt.io import atomic_write_bytes, atomic_write_json, read_jsonl
 from bptt.nn import CELLS as NN_CELLS
-from bptt.nn import SequenceRegressor, mean_squared_error
+from bptt.nn import SequenceRegressor, mean_squared_error, set_forget_bias
 from bptt.tasks import build_model, default_options, get_task
 from bptt.train import TrainConfig, Trainer
 
@@ -118,14 +118,6 @@ def dh_profile(model, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, float
     rnn.backward(None, cache, (d_h, None) if isinstance(state, tuple) else d_h, tapes=tapes)
     e = np.linalg.norm(tapes[0].d_states[0], axis=2).mean(axis=1)  # (T,)
     return e, float(loss)
-
-
-def set_forget_bias(lstm, value: float) -> None:
-    """b_ih + b_hh of every forget gate = value (b_ih holds it, b_hh's share is zeroed)."""
-    H = lstm.hidden_size
-    for name, p in lstm.params.items():
-        if name.startswith("bias_"):
-            p[H : 2 * H] = value if name.startswith("bias_ih") else 0.0
 
 
 def adding_options(cell: str, config: VanishingConfig) -> dict:

@@ -8,7 +8,10 @@
     recurrent.py   ``Recurrent`` and ``RNN``, ``LSTM``, ``GRU``: PyTorch's arguments, names and
                    init; stacking, directions, dropout, ``batch_first``; ``make_recurrent``
     layers.py      ``Linear``, ``Embedding``
-    losses.py      ``softmax_cross_entropy``, ``mean_squared_error``: ``(loss, d_input)``
+    losses.py      ``softmax_cross_entropy``, ``mean_squared_error``, the sigmoid losses of
+                   bits: ``(loss, d_input)``, reduction "mean" or "sum"
+    init.py        ``init_params`` (torch, uniform, normal), ``set_forget_bias``
+    heads.py       ``HEADS``: softmax, sigmoid_mse, sigmoid_bce (a loss and the labels)
     models.py      ``Batch`` and the sequence models with one flat parameter dict
 
 Forward returns ``(out, cache)``, backward takes ``(d_out, cache)``; nothing is kept on an
@@ -25,12 +28,19 @@ from bptt.nn.cells import LSTMCell as LSTMCell
 from bptt.nn.cells import RNNCell as RNNCell
 from bptt.nn.cells import Weights as Weights
 from bptt.nn.cells import make_cell as make_cell
+from bptt.nn.heads import HEADS as HEADS
+from bptt.nn.init import INITS as INITS
+from bptt.nn.init import init_params as init_params
+from bptt.nn.init import set_forget_bias as set_forget_bias
 from bptt.nn.kernels import BACKENDS as BACKENDS
 from bptt.nn.kernels import numba_available as numba_available
 from bptt.nn.kernels import resolve_backend as resolve_backend
 from bptt.nn.layers import Embedding as Embedding
 from bptt.nn.layers import Linear as Linear
+from bptt.nn.losses import REDUCTIONS as REDUCTIONS
 from bptt.nn.losses import mean_squared_error as mean_squared_error
+from bptt.nn.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
+from bptt.nn.losses import sigmoid_squared_error as sigmoid_squared_error
 from bptt.nn.losses import softmax_cross_entropy as softmax_cross_entropy
 from bptt.nn.models import Batch as Batch
 from bptt.nn.models import Model as Model

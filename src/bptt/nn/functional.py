@@ -41,6 +41,11 @@ def tanh_grad_from_output(t: np.ndarray) -> np.ndarray:
     return 1.0 - t * t
 
 
+def sigmoid_grad_from_output(s: np.ndarray) -> np.ndarray:
+    """d sigmoid / d a written with s = sigmoid(a)."""
+    return s * (1.0 - s)
+
+
 def relu_grad_from_output(r: np.ndarray) -> np.ndarray:
     """d relu / d a written with r = relu(a); the kink at 0 takes derivative 0, as PyTorch."""
     return (r > 0).astype(r.dtype)
@@ -53,7 +58,28 @@ def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+def dropout_mask(shape, p: float, rng, dtype, training: bool = True):
+    """Inverted dropout: keep each entry with probability 1 - p, scaled by 1 / (1 - p), so the
+    expectation is unchanged; None when there is nothing to drop (p = 0 or not training)."""
+    if not training or p == 0:
+        return None
+    return ((rng.random(shape) >= p) / (1.0 - p)).astype(dtype)
+
+
+def one_hot(ids: np.ndarray, V: int, dtype) -> np.ndarray:
+    """ids (...) ints in [0, V) -> (..., V) floats, min-char-rnn's ``xs[t][inputs[t]] = 1``."""
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"ids: expected integer indices, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= V):
+        raise ValueError(
+            f"ids: expected values in [0, {V}), got min {ids.min()} and max {ids.max()}"
+        )
+    return np.eye(V, dtype=dtype)[ids]
+
+
 ACTIVATIONS = {
     "tanh": (tanh, tanh_grad_from_output),
     "relu": (relu, relu_grad_from_output),
+    "sigmoid": (sigmoid, sigmoid_grad_from_output),
 }

@@ -7,7 +7,9 @@
 
 ``forward`` returns ``(out, cache)``; ``backward(d_out, cache)`` returns ``(d_in, grads)`` with
 grads keyed like ``params`` (PyTorch's names: ``weight``, ``bias``). Initialisation is
-PyTorch's: Linear U(-1/sqrt(D), 1/sqrt(D)), Embedding N(0, 1).
+PyTorch's: Linear U(-1/sqrt(D), 1/sqrt(D)), Embedding N(0, 1). ``state_dict()`` and
+``load_state_dict()`` are torch.nn.Linear's and torch.nn.Embedding's (values converted to the
+layer's dtype, as torch does).
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ import numpy as np
 from bptt import checks as check
 
 
-class Linear:
+class Parameterized:
+    """state_dict / load_state_dict over ``params``, for every layer and model."""
+
+    params: dict[str, np.ndarray]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under PyTorch's names."""
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Copy values in place (``params`` references stay valid); every problem at once."""
+        check.load_arrays_into(self.params, state_dict)
+
+
+class Linear(Parameterized):
     def __init__(
         self,
         in_features: int,
@@ -70,7 +86,7 @@ class Linear:
     __call__ = forward
 
 
-class Embedding:
+class Embedding(Parameterized):
     def __init__(
         self,
         num_embeddings: int,

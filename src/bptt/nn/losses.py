@@ -9,15 +9,22 @@ Mean squared error on predictions p and targets q of the same shape:
 
     loss = (1/M) * sum of (p - q)^2         dL/dp = 2 (p - q) / M
 
-``reduction="sum"`` drops the 1/M, which is the explainer's summed per-step loss. Stable at
-logits of +-1000: log-softmax subtracts the row maximum.
+Sigmoid outputs for bits (targets y in {0, 1}, p = sigmoid(z), M unmasked entries):
+
+    squared error         loss = (1/M) sum (p - y)^2                 dL/dz = 2 (p - y) p (1 - p) / M
+    binary cross-entropy  loss = -(1/M) sum y log p + (1-y) log(1-p)  dL/dz = (p - y) / M
+
+the cross-entropy computed as softplus(z) - y z, finite at z = +-1000.
+
+``reduction="sum"`` drops the 1/M, which is the explainer's summed per-step loss (and
+min-char-rnn's). Stable at logits of +-1000: log-softmax subtracts the row maximum.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from bptt.nn.functional import log_softmax
+from bptt.nn.functional import log_softmax, sigmoid
 
 REDUCTIONS = ("mean", "sum")
 
@@ -95,3 +102,53 @@ def mean_squared_error(
     diff = (predictions - targets) * weights
     loss = float((diff * diff).sum() * scale)
     return loss, (2.0 * scale * diff).astype(predictions.dtype, copy=False)
+
+
+def _check_bits(logits: np.ndarray, targets) -> np.ndarray:
+    """0/1 targets of the logits' shape (or of that shape without a trailing axis of 1)."""
+    if not isinstance(logits, np.ndarray):
+        raise TypeError(f"logits: expected a numpy.ndarray, got {type(logits).__name__}")
+    targets = np.asarray(targets)
+    if targets.shape != logits.shape and logits.shape[-1:] == (1,):
+        if targets.shape == logits.shape[:-1]:
+            targets = targets[..., None]
+    if targets.shape != logits.shape:
+        raise ValueError(
+            f"targets: expected shape {logits.shape} (as the logits, or without a last axis "
+            f"of 1), got {targets.shape}"
+        )
+    if targets.size and not np.isin(targets, (0, 1)).all():
+        raise ValueError("targets: expected bits (0 and 1 only) for a sigmoid output, got others")
+    return targets.astype(logits.dtype)
+
+
+def _bit_weights(mask, logits: np.ndarray) -> np.ndarray:
+    if mask is not None and np.shape(mask) == logits.shape[:-1]:
+        mask = np.broadcast_to(np.asarray(mask)[..., None], logits.shape)
+    return _item_weights(mask, logits.shape, logits.dtype)
+
+
+def sigmoid_squared_error(
+    logits: np.ndarray, targets, mask=None, reduction: str = "mean"
+) -> tuple[float, np.ndarray]:
+    """Squared error of p = sigmoid(logits) against 0/1 targets -> (loss, d_logits)."""
+    y = _check_bits(logits, targets)
+    weights = _bit_weights(mask, logits)
+    scale = _scale(weights, reduction)
+    p = sigmoid(logits)
+    diff = (p - y) * weights
+    loss = float((diff * diff).sum() * scale)
+    return loss, (2.0 * scale * diff * p * (1.0 - p)).astype(logits.dtype, copy=False)
+
+
+def sigmoid_binary_cross_entropy(
+    logits: np.ndarray, targets, mask=None, reduction: str = "mean"
+) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy of sigmoid(logits) against 0/1 targets -> (loss, d_logits)."""
+    y = _check_bits(logits, targets)
+    weights = _bit_weights(mask, logits)
+    scale = _scale(weights, reduction)
+    with np.errstate(under="ignore", over="ignore"):
+        softplus = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))
+    loss = float(((softplus - y * logits) * weights).sum() * scale)
+    return loss, (scale * weights * (sigmoid(logits) - y)).astype(logits.dtype, copy=False)

@@ -18,6 +18,18 @@ recorded when it is None.
                          Embedding input; a (T, N) mask selects which steps carry loss
     SequenceRegressor    real-valued targets, read out at the last step or at every step
 
+Options every model takes (keywords; the defaults are PyTorch's usual model):
+
+    output        "softmax" | "sigmoid_mse" | "sigmoid_bce": the head's loss (``bptt.nn.heads``)
+    reduction     "mean" | "sum": the loss of a batch averaged over its items or summed
+    bias          False: no biases in the recurrent layer or the head (iamtrask's adder)
+    init, init_scale, forget_bias   ``bptt.nn.init``: torch's, uniform or normal; LSTM b_f
+    input_size 0  with vocab_size: one-hot inputs of V (min-char-rnn) instead of an embedding
+    embedding_dropout, output_dropout   inverted dropout on the recurrent layer's input and on
+                  the head's input, in training only (word_language_model's ``drop``)
+    tie_weights   the head's weight is the embedding matrix (V, E = K*H); it is one parameter,
+                  ``embedding.weight``, whose gradient sums both uses (there is no head.weight)
+
 Shapes: T steps, N batch, D input, H hidden, K directions, C classes, O outputs, V vocabulary.
 """
 
@@ -27,9 +39,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bptt.checks import assert_grads_match, load_arrays_into
-from bptt.nn.layers import Embedding, Linear
-from bptt.nn.losses import mean_squared_error, softmax_cross_entropy
+from bptt.checks import assert_grads_match, check_probability
+from bptt.nn.functional import dropout_mask, one_hot
+from bptt.nn.heads import check_head, head_labels, head_loss
+from bptt.nn.init import init_params, set_forget_bias
+from bptt.nn.layers import Embedding, Linear, Parameterized
+from bptt.nn.losses import REDUCTIONS, mean_squared_error
 from bptt.nn.recurrent import Recurrent, make_recurrent
 
 
@@ -43,7 +58,7 @@ class Batch:
     mask: np.ndarray | None = None
 
 
-class Model:
+class Model(Parameterized):
     """A recurrent layer with an optional embedding below and a linear head above."""
 
     per_step_loss = False  # True when every step can carry loss (truncated BPTT needs it)
@@ -63,17 +78,35 @@ class Model:
         dtype=np.float32,
         rng: np.random.Generator | None = None,
         backend: str = "auto",
+        output: str = "softmax",
+        reduction: str = "mean",
+        bias: bool = True,
+        init: str = "torch",
+        init_scale: float = 1.0,
+        forget_bias: float | None = None,
+        embedding_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        tie_weights: bool = False,
     ):
         rng = rng if rng is not None else np.random.default_rng()
         self.dtype = np.dtype(dtype)
+        self.output = check_head(output)
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction  # "sum": the loss (and gradient) of a batch is not averaged
+        self.drop = {"embedding": check_probability("embedding_dropout", embedding_dropout)}
+        self.drop["output"] = check_probability("output_dropout", output_dropout)
+        # token ids in: an embedding of input_size, or with input_size 0 one-hot vectors of V
+        self.one_hot = vocab_size is not None and input_size == 0
         self.embedding = None
-        if vocab_size is not None:
+        if vocab_size is not None and not self.one_hot:
             self.embedding = Embedding(vocab_size, input_size, dtype=dtype, rng=rng)
         self.rnn = make_recurrent(
             cell,
-            input_size,
+            vocab_size if self.one_hot else input_size,
             hidden_size,
             num_layers=num_layers,
+            bias=bias,
             bidirectional=bidirectional,
             dropout=dropout,
             dtype=dtype,
@@ -81,12 +114,19 @@ class Model:
             backend=backend,
         )
         K = self.rnn.num_directions
-        self.head = Linear(head_input or K * hidden_size, output_size, dtype=dtype, rng=rng)
+        self.head = Linear(head_input or K * hidden_size, output_size, bias, dtype=dtype, rng=rng)
+        self.tied = bool(tie_weights)
+        if self.tied:
+            _tie(self.embedding, self.head)
         self.params = {
             f"{prefix}.{name}": value
             for prefix, layer in self._layers().items()
             for name, value in layer.params.items()
+            if not (self.tied and prefix == "head" and name == "weight")  # embedding.weight
         }
+        init_params(self.params, init, init_scale, rng)
+        if forget_bias is not None:
+            set_forget_bias(self.rnn, forget_bias)
 
     def _layers(self) -> dict:
         layers = {"embedding": self.embedding, "rnn": self.rnn, "head": self.head}
@@ -95,6 +135,8 @@ class Model:
     def _flat_grads(self, **grads_by_layer) -> dict[str, np.ndarray]:
         """Each layer's gradients under the model's dotted names, checked against ``params``."""
         grads = {f"{prefix}.{n}": g for prefix, gs in grads_by_layer.items() for n, g in gs.items()}
+        if self.tied:  # one matrix used twice: its gradient is the sum of both uses
+            grads["embedding.weight"] = grads["embedding.weight"] + grads.pop("head.weight")
         assert_grads_match(grads, self.params)
         return grads
 
@@ -104,13 +146,6 @@ class Model:
 
     def eval(self) -> Model:
         return self.train(False)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {name: value.copy() for name, value in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Load flat dotted names in place; every missing, unexpected or mis-shaped key at once."""
-        load_arrays_into(self.params, state_dict)
 
     def loss_and_grads(self, batch: Batch, state=None, *, tapes: list | None = None):
         """-> (loss, grads keyed like params, final state, metrics); see the module docstring."""
@@ -129,23 +164,65 @@ class Model:
         x, _ = self._encode(inputs)
         return self.rnn.forward(x, state, for_backward=False)[1]
 
+    def labels(self, logits: np.ndarray) -> np.ndarray:
+        """The classes (or bits) logits (..., C) predict (...)."""
+        return head_labels(self.output, logits)
+
     def _encode(self, inputs: np.ndarray):
-        """Token ids (T, N) -> vectors (T, N, D) through the embedding, or floats unchanged."""
-        if self.embedding is None:
-            return inputs, None
-        return self.embedding.forward(inputs)
+        """Token ids (T, N) -> vectors (T, N, D) through the embedding (or one-hot), or floats
+        unchanged; then the embedding dropout in training. -> (x, (ids, dropout mask))."""
+        ids = None
+        if self.embedding is not None:
+            inputs, ids = self.embedding.forward(inputs)  # (T, N, E)
+        elif self.one_hot:
+            inputs = one_hot(inputs, self.rnn.input_size, self.dtype)  # (T, N, V)
+        x, mask = self._dropout("embedding", inputs)
+        return x, (ids, mask)
+
+    def _dropout(self, where: str, x: np.ndarray):
+        """Inverted dropout of ``x`` in training mode -> (x, mask or None)."""
+        mask = dropout_mask(x.shape, self.drop[where], self.rnn.rng, self.dtype, self.rnn.training)
+        return (x, None) if mask is None else (x * mask, mask)
+
+    def _head_forward(self, feats: np.ndarray):
+        """The output dropout in training, then the head -> (logits, cache)."""
+        feats, mask = self._dropout("output", feats)
+        logits, cache = self.head.forward(feats)
+        return logits, (cache, mask)
+
+    def _head_backward(self, d_logits: np.ndarray, cache):
+        """-> (dL/d feats, the head's grads), back through the output dropout."""
+        head_cache, mask = cache
+        d_feats, grads = self.head.backward(d_logits, head_cache)
+        return (d_feats if mask is None else d_feats * mask), grads
 
     def _grads_below_head(self, d_out, d_state, rnn_cache, enc_cache, head_grads, tapes):
         """Backward from dL/d(rnn output) or dL/d(final state) through the recurrent layer and
-        the embedding, if any, to every parameter's gradient. Raw float inputs are data: their
-        gradient is not computed (``input_grad=False``)."""
+        the embedding, if any, to every parameter's gradient. Raw float inputs (one-hot too)
+        are data: their gradient is not computed (``input_grad=False``)."""
         d_x, _, rnn_grads = self.rnn.backward(
             d_out, rnn_cache, d_state, tapes=tapes, input_grad=self.embedding is not None
         )
         below = {}
         if self.embedding is not None:
-            below["embedding"] = self.embedding.backward(d_x, enc_cache)[1]
+            ids, mask = enc_cache
+            d_x = d_x if mask is None else d_x * mask
+            below["embedding"] = self.embedding.backward(d_x, ids)[1]
         return self._flat_grads(head=head_grads, rnn=rnn_grads, **below)
+
+
+def _tie(embedding: Embedding | None, head: Linear) -> None:
+    """The head's weight becomes the embedding's matrix itself (word_language_model's
+    ``decoder.weight = encoder.weight``): V outputs from K*H = E features."""
+    if embedding is None:
+        raise ValueError("tie_weights: expected a model with an embedding (token inputs), got none")
+    if embedding.params["weight"].shape != head.params["weight"].shape:
+        raise ValueError(
+            f"tie_weights: expected the embedding (V, E) = {embedding.params['weight'].shape} "
+            f"and the head's weight (V, K*H) = {head.params['weight'].shape} to match "
+            "(embedding_dim = hidden_size)"
+        )
+    head.params["weight"] = embedding.params["weight"]
 
 
 class SequenceClassifier(Model):
@@ -163,13 +240,12 @@ class SequenceClassifier(Model):
         x, enc_cache = self._encode(batch.inputs)
         _, state, rnn_cache = self.rnn.forward(x, state, batch.lengths, for_backward=backward)
         feats = _readout(state, self.rnn)  # (N, K*H)
-        logits, head_cache = self.head.forward(feats)  # (N, C)
-        loss, d_logits = softmax_cross_entropy(logits, batch.targets)
-        correct = int((logits.argmax(axis=1) == batch.targets).sum())
-        metrics = {"loss": loss, "correct": correct, "count": len(batch.targets)}
+        logits, head_cache = self._head_forward(feats)  # (N, C)
+        loss, d_logits, hits = head_loss(self.output, logits, batch.targets, None, self.reduction)
+        metrics = {"loss": loss, "correct": int(hits.sum()), "count": len(batch.targets)}
         if not backward:
             return loss, None, state, metrics
-        d_feats, head_grads = self.head.backward(d_logits, head_cache)  # (N, K*H)
+        d_feats, head_grads = self._head_backward(d_logits, head_cache)  # (N, K*H)
         d_state = _readout_backward(d_feats, state, self.rnn)
         grads = self._grads_below_head(None, d_state, rnn_cache, enc_cache, head_grads, tapes)
         return loss, grads, state, metrics
@@ -208,14 +284,13 @@ class SequenceTagger(Model):
     def _run(self, batch: Batch, state, backward: bool, tapes: list | None = None):
         x, enc_cache = self._encode(batch.inputs)
         out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths, for_backward=backward)
-        logits, head_cache = self.head.forward(out)  # (T, N, C)
+        logits, head_cache = self._head_forward(out)  # (T, N, C)
         mask = _step_mask(batch, logits.shape[:2])
-        loss, d_logits = softmax_cross_entropy(logits, batch.targets, mask)
-        hits = (logits.argmax(axis=2) == batch.targets) & mask
-        metrics = {"loss": loss, "correct": int(hits.sum()), "count": int(mask.sum())}
+        loss, d_logits, hits = head_loss(self.output, logits, batch.targets, mask, self.reduction)
+        metrics = {"loss": loss, "correct": int((hits & mask).sum()), "count": int(mask.sum())}
         if not backward:
             return loss, None, state, metrics
-        d_out, head_grads = self.head.backward(d_logits, head_cache)
+        d_out, head_grads = self._head_backward(d_logits, head_cache)
         grads = self._grads_below_head(d_out, None, rnn_cache, enc_cache, head_grads, tapes)
         return loss, grads, state, metrics
 
@@ -261,15 +336,16 @@ class SequenceRegressor(Model):
         x, enc_cache = self._encode(batch.inputs)
         out, state, rnn_cache = self.rnn.forward(x, state, batch.lengths, for_backward=backward)
         every = self.readout == "every"
-        pred, head_cache = self.head.forward(out if every else _readout(state, self.rnn))
+        pred, head_cache = self._head_forward(out if every else _readout(state, self.rnn))
         mask = None  # (T, N, O) for a per-step readout
         if every:
             mask = np.broadcast_to(_step_mask(batch, pred.shape[:2])[..., None], pred.shape)
-        loss, d_pred = mean_squared_error(pred, _targets_like(batch.targets, pred), mask)
+        targets = _targets_like(batch.targets, pred)
+        loss, d_pred = mean_squared_error(pred, targets, mask, self.reduction)
         metrics = {"loss": loss, "count": int(pred.shape[-2])}  # N
         if not backward:
             return loss, None, state, metrics
-        d_feats, head_grads = self.head.backward(d_pred, head_cache)
+        d_feats, head_grads = self._head_backward(d_pred, head_cache)
         if every:
             d_out, d_state = d_feats, None
         else:

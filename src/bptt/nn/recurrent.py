@@ -34,6 +34,8 @@ import numpy as np
 from bptt import checks as check
 from bptt.nn import kernels
 from bptt.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights, make_cell
+from bptt.nn.functional import dropout_mask
+from bptt.nn.layers import Parameterized
 from bptt.nn.scan import ScanCache, Tape, natural_order, reverse_time, scan_backward, scan_forward
 
 
@@ -57,7 +59,7 @@ class RecurrentCache:
     batch_first: bool
 
 
-class Recurrent:
+class Recurrent(Parameterized):
     """Shared machinery of RNN, LSTM and GRU; subclasses choose the cell."""
 
     def __init__(
@@ -78,10 +80,7 @@ class Recurrent:
         self.input_size = check.check_positive_int("input_size", input_size)
         self.hidden_size = check.check_positive_int("hidden_size", hidden_size)
         self.num_layers = check.check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)):
-            raise TypeError(f"dropout: expected a float in [0, 1), got {dropout!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        check.check_probability("dropout", dropout)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout acts between layers only, so with num_layers=1 it does nothing",
@@ -123,14 +122,6 @@ class Recurrent:
 
     def _weights(self, layer: int, direction: int) -> Weights:
         return Weights(*(self.params.get(n) for n in self._param_names(layer, direction)))
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters under PyTorch's names."""
-        return {name: value.copy() for name, value in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Copy values in place (``params`` references stay valid); report every problem at once."""
-        check.load_arrays_into(self.params, state_dict)
 
     def train(self, mode: bool = True) -> Recurrent:
         self.training = bool(mode)
@@ -212,10 +203,11 @@ class Recurrent:
                 scans.append(scan)
             layer_input = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
             mask = None
-            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = self.rng.random(layer_input.shape) >= self.dropout
-                mask = (keep / (1.0 - self.dropout)).astype(self.dtype)  # inverted dropout
-                layer_input = layer_input * mask
+            if layer < self.num_layers - 1:
+                mask = dropout_mask(
+                    layer_input.shape, self.dropout, self.rng, self.dtype, self.training
+                )
+                layer_input = layer_input if mask is None else layer_input * mask
             masks.append(mask)
         output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         state = tuple(finals) if self.cell.num_states == 2 else finals[0]
@@ -329,7 +321,8 @@ class Recurrent:
 
 
 class RNN(Recurrent):
-    """Elman RNN, h_t = tanh or relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); see the module doc."""
+    """Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh, relu or
+    sigmoid (beyond torch.nn.RNN, which has tanh and relu); see the module doc."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", *args, **kw):
         super().__init__(RNNCell(nonlinearity), input_size, hidden_size, num_layers, *args, **kw)

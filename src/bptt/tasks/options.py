@@ -32,6 +32,26 @@ MODEL_OPTIONS = {
         "numba), or auto (numba for float32 when installed)",
     ),
     "batch_size": (64, "sequences per minibatch"),
+    "output": (
+        "softmax",
+        "the head's loss: softmax (cross-entropy over classes), sigmoid_mse (squared error of "
+        "sigmoid bits) or sigmoid_bce (binary cross-entropy of sigmoid bits)",
+    ),
+    "reduction": ("mean", "the loss of a batch: mean over its items, or sum"),
+    "bias": (True, "biases in the recurrent layer and the head"),
+    "init": (
+        "torch",
+        "weights: torch (PyTorch's init), uniform U(-s, s) or normal N(0, s^2), "
+        "biases 0 (s: init_scale)",
+    ),
+    "init_scale": (1.0, "s of init uniform or normal"),
+    "forget_bias": (0.0, "LSTM: the forget gates' bias at init, TensorFlow's forget_bias (0: off)"),
+    "embedding_dropout": (0.0, "dropout on the recurrent layer's input, in training only"),
+    "output_dropout": (0.0, "dropout on the head's input, in training only"),
+    "tie_weights": (
+        False,
+        "text: the head's weight is the embedding (embedding_dim = hidden_size)",
+    ),
 }
 
 TASK_OPTIONS = {
@@ -47,7 +67,11 @@ TASK_OPTIONS = {
     "validation_size": (5000, "mnist: training images held out for validation"),
     "text": ("", "text: path of a UTF-8 text file (default: the embedded sample)"),
     "seq_len": (100, "text: time steps per batch"),
-    "embedding_dim": (64, "text and copy: size of the character embedding"),
+    "embedding_dim": (
+        64,
+        "text and copy: size of the character embedding (0: one-hot inputs, min-char-rnn's)",
+    ),
+    "keep_partial": (False, "text: keep each stream's last, shorter window (PyTorch's get_batch)"),
 }
 
 

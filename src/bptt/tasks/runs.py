@@ -53,7 +53,7 @@ def load_run(run_dir: Path, *, need_data: bool = True):
 
 def test_metrics(task: str, model: Model, data: TaskData, split: str = "test") -> dict:
     """Loss (and accuracy) on a split, and on the test split the task's own report."""
-    result = evaluate(model, data.test if split == "test" else data.validation)
+    result = {"split": split, **evaluate(model, data.test if split == "test" else data.validation)}
     report = get_task(task).report
     if report is not None and split == "test":
         result.update(report(model, data))

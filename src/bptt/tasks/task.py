@@ -53,6 +53,19 @@ def split_synthetic(make, opts: dict, seed: int) -> tuple:
     return make(n_train, rngs[0]), make(max(n_test // 5, 1), rngs[1]), make(n_test, rngs[2])
 
 
+# the model options added for porting classic programs; older runs' config.json lack them
+PORTING_OPTIONS = (
+    "output",
+    "reduction",
+    "bias",
+    "init",
+    "init_scale",
+    "embedding_dropout",
+    "output_dropout",
+    "tie_weights",
+)
+
+
 def build_model(data: TaskData, opts: dict, rng: np.random.Generator) -> Model:
     """The model for a task's data, from the model options."""
     return data.model(
@@ -67,5 +80,7 @@ def build_model(data: TaskData, opts: dict, rng: np.random.Generator) -> Model:
         dtype=np.dtype(opts["dtype"]),
         rng=rng,
         backend=opts.get("backend", "auto"),  # runs saved before it existed have none
+        **{k: opts[k] for k in PORTING_OPTIONS if k in opts},  # so have these
+        forget_bias=opts.get("forget_bias") or None,
         **data.model_kwargs,
     )

@@ -1,6 +1,8 @@
 """A character language model on any UTF-8 file (the shipped Shakespeare sample by default):
 a tagger with an embedding over N contiguous streams, state carried between batches, so
-truncated BPTT applies. 10% of the text is the validation split (``split_text``).
+truncated BPTT applies. The text is cut into three contiguous parts (``split_text_three_ways``):
+the first 80% for training, the next 10% for validation (the best weights are chosen on it)
+and the last 10% for the test split, read only for the final report.
 
 Shapes: T = seq_len steps, N = batch_size streams, V characters.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bptt.data import SAMPLE_TEXT, Vocabulary, load_text, split_text
+from bptt.data import SAMPLE_TEXT, Vocabulary, load_text, split_text_three_ways
 from bptt.nn import Model, SequenceTagger
 from bptt.tasks.task import Task, TaskData
 from bptt.train import StreamBatches
@@ -30,20 +32,21 @@ DEFAULTS = {
 def load(opts: dict, seed: int) -> TaskData:
     text = load_text(opts["text"] or SAMPLE_TEXT)
     vocab = Vocabulary.from_text(text)
-    train_ids, val_ids = split_text(vocab.encode(text), 0.1)
-    train, val = (
-        StreamBatches(ids, opts["batch_size"], opts["seq_len"]) for ids in (train_ids, val_ids)
+    parts = split_text_three_ways(vocab.encode(text), 0.1, 0.1)
+    keep = opts.get("keep_partial", False)
+    train, val, test = (
+        StreamBatches(ids, opts["batch_size"], opts["seq_len"], keep) for ids in parts
     )
-    return task_data(vocab, opts, train, val)
+    return task_data(vocab, opts, train, val, test)
 
 
-def task_data(vocab: Vocabulary, opts: dict, train=None, validation=None) -> TaskData:
+def task_data(vocab: Vocabulary, opts: dict, train=None, validation=None, test=None) -> TaskData:
     """The character model's shape from its vocabulary; the data sets are optional (sampling
     needs only the vocabulary saved with the run)."""
     return TaskData(
         train,
         validation,
-        validation,
+        test,
         input_size=opts["embedding_dim"],
         output_size=len(vocab),
         model=SequenceTagger,

@@ -74,16 +74,17 @@ class StreamBatches:
 
     stateful = True
 
-    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
-        stream_batches(ids, batch_size, seq_len)  # validates now rather than on first use
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, keep_partial=False):
+        stream_batches(ids, batch_size, seq_len, keep_partial)  # validates now, not on first use
         self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
+        self.keep_partial = bool(keep_partial)  # the last, shorter window too (get_batch's)
         self.size = batch_size
 
     def __len__(self) -> int:
-        return count_stream_batches(len(self.ids), self.batch_size, self.seq_len)
+        return count_stream_batches(len(self.ids), self.batch_size, self.seq_len, self.keep_partial)
 
     def epoch(self, seed: int | None = None, epoch: int = 0, start: int = 0) -> Iterator[Batch]:
         """Consecutive windows of seq_len steps; the order never changes, so state can flow."""
-        windows = stream_batches(self.ids, self.batch_size, self.seq_len)
+        windows = stream_batches(self.ids, self.batch_size, self.seq_len, self.keep_partial)
         for inputs, targets in islice(windows, start, None):
             yield Batch(inputs, targets)

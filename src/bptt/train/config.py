@@ -28,6 +28,14 @@ class TrainConfig:
     lr: float = _option(1e-3, "learning rate (the peak rate with a schedule)")
     weight_decay: float = _option(0.0, "L2 penalty (decoupled for adamw)")
     momentum: float = _option(0.0, "momentum for sgd and rmsprop")
+    eps: float | None = _option(
+        None, "eps of adagrad, rmsprop, adam and adamw (0: each one's torch default)"
+    )
+    initial_accumulator: float = _option(0.0, "adagrad: the starting value of the squares' sum")
+    eps_inside_sqrt: bool = _option(
+        False,
+        "adagrad: g / sqrt(sum + eps), min-char-rnn's form (default: torch's sqrt(sum) + eps)",
+    )
     schedule: str = _option("constant", "constant, step, exponential or cosine_warmup")
     warmup_steps: int = _option(
         0, "linear warm-up steps of cosine_warmup"

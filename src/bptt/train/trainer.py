@@ -40,8 +40,10 @@ from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
+from bptt.train.optimizer_options import optimizer_kwargs
 from bptt.train.progress import progress_bar
 from bptt.train.rng_state import generator_from_state, generator_state
+from bptt.train.summary import run_summary
 from bptt.train.tbptt import TruncatedBPTT
 
 
@@ -71,10 +73,7 @@ class Trainer:
         self.extra_config = extra_config or {}
         self.vocabulary = vocabulary
         c = config
-        kw = {"weight_decay": c.weight_decay}
-        if c.optimizer in ("sgd", "rmsprop"):
-            kw["momentum"] = c.momentum
-        self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **kw)
+        self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **optimizer_kwargs(c))
         self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
         self.schedule = self._make_schedule()
         self.flow = None  # off: no tapes are ever requested
@@ -296,14 +295,7 @@ class Trainer:
         ):
             self._evaluate_and_track()  # the weights as they are when training stops
         self.save()
-        summary = {
-            "status": status,
-            "steps": self.counters["step"],
-            "epochs": self.counters["epoch"],
-            "best_step": self.counters["best_step"],
-            "best": self.counters["best_metrics"],
-            "final": self.counters["final_metrics"],
-        }
+        summary = run_summary(status, self.counters)
         best = None if self.run_dir is None else self.run_dir / "model.safetensors"
         if best is not None and not best.exists():  # no validation set
             save_weights(best, self.model.params)

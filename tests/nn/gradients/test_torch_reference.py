@@ -12,6 +12,7 @@ import pytest
 
 from bptt.nn import CELLS, make_recurrent
 from helpers import backends_for, require
+from torch_rnn import make_torch_rnn, run_torch_rnn
 
 torch = pytest.importorskip("torch")
 
@@ -26,27 +27,14 @@ def make_pair(cell, dtype, rng, backend="numpy", **kwargs):
     """Our model and a torch model holding the same weights (copied through state_dict)."""
     require(backend)
     ours = make_recurrent(cell, D, H, dtype=dtype, rng=rng, backend=backend, **kwargs)
-    if cell.startswith("rnn"):
-        theirs = torch.nn.RNN(D, H, nonlinearity=cell[4:], dtype=TORCH_DTYPE[dtype], **kwargs)
-    else:
-        module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-        theirs = module(D, H, dtype=TORCH_DTYPE[dtype], **kwargs)
+    theirs = make_torch_rnn(torch, cell, D, H, dtype=TORCH_DTYPE[dtype], **kwargs)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     return ours, theirs
 
 
 def torch_forward(module, x, state0, lengths, batch_first):
     """torch forward of numpy inputs; lengths go through pack/pad like a real ragged batch."""
-    if lengths is None:
-        return module(x, state0)
-    packed = torch.nn.utils.rnn.pack_padded_sequence(
-        x, torch.from_numpy(lengths), batch_first=batch_first, enforce_sorted=False
-    )
-    packed_out, state = module(packed, state0)
-    out, _ = torch.nn.utils.rnn.pad_packed_sequence(
-        packed_out, batch_first=batch_first, total_length=T
-    )
-    return out, state
+    return run_torch_rnn(module, x, state0, lengths, batch_first)
 
 
 MATRIX = [

@@ -2,7 +2,7 @@
 
     base.py   the cell contract (project_inputs, step_forward, step_backward, weight_grads,
               input_grads), ``Weights`` and ``Pointwise``
-    rnn.py    Elman RNN, tanh or relu: ``RNNCell``
+    rnn.py    Elman RNN, tanh, relu or sigmoid: ``RNNCell``
     lstm.py   LSTM, gates i, f, g, o: ``LSTMCell``
     gru.py    GRU, gates r, z, n: ``GRUCell``
 
@@ -22,6 +22,7 @@ from bptt.nn.cells.rnn import RNNCell as RNNCell
 CELLS: dict[str, Callable[[], Cell]] = {
     "rnn_tanh": lambda: RNNCell("tanh"),
     "rnn_relu": lambda: RNNCell("relu"),
+    "rnn_sigmoid": lambda: RNNCell("sigmoid"),
     "lstm": LSTMCell,
     "gru": GRUCell,
 }
@@ -31,7 +32,7 @@ GATE_NAMES: dict[int, tuple[str, ...]] = {
 
 
 def make_cell(name: str) -> Cell:
-    """'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' -> a new cell."""
+    """'rnn_tanh' | 'rnn_relu' | 'rnn_sigmoid' | 'lstm' | 'gru' -> a new cell."""
     if name not in CELLS:
         raise ValueError(f"cell: expected one of {tuple(CELLS)}, got {name!r}")
     return CELLS[name]()

@@ -1,7 +1,11 @@
 """Elman RNN cell (PyTorch's nn.RNN), one time step.
 
     a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh          (N, H)
-    h_t = act(a_t)                     act = tanh or relu
+    h_t = act(a_t)                     act = tanh, relu or sigmoid
+
+PyTorch's nn.RNN has tanh and relu only; sigmoid is the explainer's (iamtrask's) hidden
+layer, with the same parameters and names, so its state_dict still loads into a torch.nn.RNN
+(which would then run tanh: the names match, the nonlinearity does not).
 
 Backward, with dh = dL/dh_t (from the output at t and from step t+1):
 

@@ -19,8 +19,10 @@ A layer's ``backend`` chooses:
     "numba"   the fused kernels (``pip install "bptt[fast]"``); float64 uses exact math.tanh
     "auto"    "numba" for float32 when numba is installed, else "numpy" (the default)
 
-The Elman RNN's elementwise step is two NumPy calls (add, tanh or relu) already, so it runs
-the same code under every backend.
+The Elman RNN's elementwise step is two NumPy calls (add, then tanh, relu or sigmoid) already,
+so it has no fused kernel: under every backend, "numba" included, it runs the NumPy reference
+(``with_backend`` returns a cell without kernels unchanged, and the layer's ``backend`` still
+reads as resolved).
 """
 
 from __future__ import annotations
