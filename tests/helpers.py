@@ -68,9 +68,16 @@ def assert_usage_error(rc: int, err: str, *words: str) -> None:
 
 
 def printed_config(out: str, task: str) -> dict:
+    """The options ``bptt train`` printed: JSON after the prefix, wrapped over lines."""
     prefix = f"bptt train {task}: "
-    line = next(line for line in out.splitlines() if line.startswith(prefix))
-    return json.loads(line[len(prefix) :])
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(prefix))
+    text = lines[first][len(prefix) :]
+    for line in lines[first + 1 :]:
+        if text.endswith("}"):
+            break
+        text += line
+    return json.loads(text)
 
 
 def printed_summary(out: str) -> dict:

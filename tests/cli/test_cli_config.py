@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bptt.tasks import used_options
 from helpers import assert_usage_error, printed_config
 
 
@@ -26,7 +27,7 @@ def test_config_file_values_apply_and_flags_override_them(tmp_path, cli):
     rc, out, err = cli(*argv, "--test-size", 32, "--hidden-size", 6, "--epochs", 1)
     assert rc == 0, err
     options = json.loads((run / "config.json").read_text())["options"]
-    assert printed_config(out, "addition") == options
+    assert printed_config(out, "addition") == used_options("addition", options)
     assert options["cell"] == "gru" and options["bidirectional"] is True
     assert options["gamma"] == 1.0 and isinstance(options["gamma"], float)
     assert options["clip_norm"] == 0.5

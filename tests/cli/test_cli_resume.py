@@ -3,7 +3,7 @@ run, and refuses what it would have to ignore."""
 
 import json
 
-from helpers import assert_usage_error, printed_summary, read_metrics, train_steps
+from helpers import TINY_ADDITION, assert_usage_error, printed_summary, read_metrics, train_steps
 
 
 def test_resume_continues_the_run(tmp_path, cli):
@@ -53,3 +53,19 @@ def test_resume_refuses_options_it_would_ignore(tiny_run, cli):
     rc, _, err = cli("train", "--resume", run, "--run-dir", run / "elsewhere")
     assert_usage_error(rc, err, "--run-dir")
     assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_without_a_progress_bar_each_evaluation_and_checkpoint_gets_a_line(tmp_path, cli):
+    run = tmp_path / "logged"
+    rc, _, err = cli("train", "addition", *TINY_ADDITION, "--run-dir", run, "--no-progress")
+    assert rc == 0, err
+    evaluations = [line for line in err.splitlines() if line.startswith("step ")]
+    steps = [e["step"] for e in read_metrics(run) if e.get("event") == "eval"]
+    assert len(evaluations) == len(steps) > 0
+    for line, step in zip(evaluations, steps):
+        assert line.startswith(f"step {step} epoch ")
+        for part in ("train loss", "validation loss", "lr ", "steps/s"):
+            assert part in line, (part, line)
+    assert "saved checkpoint step" in err
+    rc, _, quiet = cli("train", "addition", *TINY_ADDITION, "--run-dir", tmp_path / "q", "--quiet")
+    assert rc == 0 and quiet == ""

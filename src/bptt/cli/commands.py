@@ -37,6 +37,7 @@ from bptt.tasks import (
     read_run_config,
     sample_text,
     test_metrics,
+    used_options,
 )
 from bptt.train import TrainConfig, Trainer
 
@@ -74,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     require_safetensors()  # fail before training, not at the first checkpoint
     task, options, run_dir = _run_options(args)
     config = TrainConfig.from_options(options)
-    print(f"bptt train {task}: " + json.dumps(options, sort_keys=True))
+    print(f"bptt train {task}: " + _config_text(used_options(task, options)))
     data = get_task(task).load(options, config.seed)
     model = build_model(data, options, np.random.default_rng([config.seed, 3000]))
     vocab = None if data.vocabulary is None else {"chars": "".join(data.vocabulary.chars)}
@@ -84,9 +85,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         data.train,
         data.validation,
         run_dir=run_dir,
-        progress=args.progress,
+        progress=False if args.quiet else args.progress,
         vocabulary=vocab,
         extra_config={"task": task, "options": options},
+        quiet=args.quiet,
     )
     if args.resume is not None:
         trainer.restore(run_dir)
@@ -102,6 +104,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(json.dumps(summary, sort_keys=True))
     print(f"run directory: {run_dir}")
     return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
+
+
+def _config_text(options: dict, width: int = 100) -> str:
+    """The options as JSON, wrapped into lines of about ``width`` characters (json.loads of the
+    text gives the options back)."""
+    lines, line = [], ""
+    for key in sorted(options):
+        item = json.dumps({key: options[key]})[1:-1]
+        if line and len(line) + len(item) + 2 > width:
+            lines.append(line + ",")
+            line = ""
+        line = item if not line else f"{line}, {item}"
+    return "{" + "\n ".join([*lines, line]) + "}"
 
 
 def _print_sums(model, pairs, bits: int, count: int = 8) -> None:

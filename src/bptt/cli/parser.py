@@ -89,7 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="progress bar on stderr (default: only when stderr is a terminal)",
+        help="progress bar on stderr (default: only when stderr is a terminal; without it, "
+        "one line per evaluation and checkpoint)",
+    )
+    train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no per-evaluation lines on stderr (default: off)",
     )
     task_defaults = {name: task.defaults for name, task in TASKS.items()}
     for title, options in (

@@ -16,6 +16,7 @@ from bptt.tasks.options import MODEL_OPTIONS as MODEL_OPTIONS
 from bptt.tasks.options import TASK_OPTIONS as TASK_OPTIONS
 from bptt.tasks.options import all_options as all_options
 from bptt.tasks.options import default_options as default_options
+from bptt.tasks.options import used_options as used_options
 from bptt.tasks.registry import TASKS as TASKS
 from bptt.tasks.registry import get_task as get_task
 from bptt.tasks.runs import load_best as load_best

@@ -3,6 +3,7 @@
     MODEL_OPTIONS      the recurrent layer and batch size
     TASK_OPTIONS       the tasks' own options (one flat namespace: ``length`` serves two tasks)
     all_options()      name -> (default, help) of all of them, training options from TrainConfig
+    used_options(task, options)   only those a run of the task reads (the printed config)
     default_options(task)   the built-in defaults with the task's own defaults over them
 
 The command line shows these as flags (the name with dashes) and TOML keys (the name).
@@ -73,6 +74,58 @@ TASK_OPTIONS = {
     ),
     "keep_partial": (False, "text: keep each stream's last, shorter window (PyTorch's get_batch)"),
 }
+
+
+# the options only some tasks read; every other option is read by every task
+USED_BY = {
+    "bits": ("addition",),
+    "length": ("adding", "copy"),
+    "delay": ("copy",),
+    "symbols": ("copy",),
+    "train_size": ("addition", "adding", "copy"),
+    "test_size": ("addition", "adding", "copy"),
+    "view": ("mnist",),
+    "data_dir": ("mnist",),
+    "verify": ("mnist",),
+    "validation_size": ("mnist",),
+    "text": ("text",),
+    "seq_len": ("text",),
+    "keep_partial": ("text",),
+    "embedding_dim": ("text", "copy"),
+    "tie_weights": ("text", "copy"),
+}
+
+
+SCHEDULE_OPTIONS = {
+    "step": ("step_size", "gamma"),
+    "exponential": ("gamma",),
+    "cosine_warmup": ("warmup_steps", "min_lr"),
+}
+
+
+def used_options(task: str, options: dict) -> dict:
+    """The options a run of ``task`` reads (config.json keeps them all): the task's own, and of
+    the cell-specific ones only those of its cell (forget_bias: LSTM; backend: LSTM, GRU)."""
+    unused = {name for name, tasks in USED_BY.items() if task not in tasks}
+    if options.get("cell") != "lstm":
+        unused.add("forget_bias")
+    if options.get("cell") not in ("lstm", "gru"):
+        unused.add("backend")
+    if options.get("init") == "torch":
+        unused.add("init_scale")
+    if options.get("optimizer") != "adagrad":
+        unused.update(("initial_accumulator", "eps_inside_sqrt"))
+    if options.get("optimizer") == "sgd":
+        unused.add("eps")
+    if options.get("optimizer") not in ("sgd", "rmsprop"):
+        unused.add("momentum")
+    schedule_reads = SCHEDULE_OPTIONS.get(options.get("schedule"), ())
+    unused.update(
+        name
+        for name in ("warmup_steps", "step_size", "gamma", "min_lr")
+        if name not in schedule_reads
+    )
+    return {k: v for k, v in options.items() if k not in unused}
 
 
 def all_options() -> dict[str, tuple[object, str]]:

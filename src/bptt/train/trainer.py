@@ -40,6 +40,7 @@ from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
+from bptt.train.log import RunLog
 from bptt.train.optimizer_options import optimizer_kwargs
 from bptt.train.progress import progress_bar
 from bptt.train.rng_state import generator_from_state, generator_state
@@ -65,11 +66,13 @@ class Trainer:
         progress: bool | None = None,
         extra_config: dict | None = None,
         vocabulary: dict | None = None,
+        quiet: bool = False,
     ):
         self.model, self.config = model, config
         self.train_data, self.val_data = train_data, val_data
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self.log = RunLog(not self.progress and not quiet)  # lines on stderr instead of a bar
         self.extra_config = extra_config or {}
         self.vocabulary = vocabulary
         c = config
@@ -155,6 +158,7 @@ class Trainer:
             keep_last=self.config.keep_checkpoints,
         )
         self._saved = (counters, path)
+        self.log.saved(self.counters["step"])
         return path
 
     def restore(self, path: str | Path) -> None:
@@ -175,6 +179,7 @@ class Trainer:
                 self.tbptt.context = Batch(
                     s["context.inputs"], s["context.targets"], None, s.get("context.mask")
                 )
+        self.log.resumed(self.counters["step"], path)
 
     # ----- one update -----------------------------------------------------------------------
 
@@ -223,6 +228,7 @@ class Trainer:
         if "correct" in metrics:
             event["accuracy"] = metrics["correct"] / max(metrics["count"], 1)
         self._log(event)
+        self.log.train(event)
         if pending is not None:
             self._log(self.flow.event(pending, step + 1, self.counters["epoch"]))
 
@@ -243,6 +249,7 @@ class Trainer:
                 **metrics,
             }
         )
+        self.log.evaluation(self.counters, metrics, self.optimizer.lr)
         value, best = metrics[c.early_stopping_metric], self.counters["best"]
         better = best is None or (
             value < best if c.early_stopping_metric == "loss" else value > best
