@@ -3,6 +3,7 @@
 ``--config`` file is in test_cli_config.py, ``train --resume`` in test_cli_resume.py, and
 ``bptt train mnist`` in test_cli_mnist.py."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 import bptt
 from bptt.cli import main
-from bptt.nn import CELLS
+from bptt.nn import CELLS, make_recurrent
 from bptt.tasks import all_options, used_options
 from helpers import TINY_ADDITION, assert_usage_error, printed_config, printed_summary, train_steps
 
@@ -205,6 +206,32 @@ def test_info_and_version(cli, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and bptt.__version__ in capsys.readouterr().out
+
+
+def test_every_subcommand_has_a_description_in_its_help():
+    from bptt.cli.parser import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"train", "eval", "predict", "gradcheck", "plot", "report", "info"} <= set(sub.choices)
+    for name, command in sub.choices.items():
+        assert command.description and len(command.description) > 40, name
+
+
+def test_rnn_is_rnn_tanh_in_every_command(tmp_path, cli):
+    run = tmp_path / "alias"
+    rc, _, err = cli("train", "addition", *TINY_ADDITION, "--cell", "rnn", "--run-dir", run)
+    assert rc == 0, err
+    assert json.loads((run / "config.json").read_text())["options"]["cell"] == "rnn_tanh"
+    assert cli("explain", "--cell", "rnn_tanh")[1] == cli("explain", "--cell", "rnn")[1]
+    rnn = make_recurrent("rnn", 3, 4, rng=np.random.default_rng(0))
+    assert rnn.nonlinearity == "tanh"
+    with pytest.raises(ValueError, match="'rnn'.*got 'tanh'"):
+        make_recurrent("tanh", 3, 4)
+    from bptt.cli.parser import build_parser
+
+    args = build_parser().parse_args(["vanishing", "--cells", "rnn", "gru"])
+    assert args.cells == ["rnn_tanh", "gru"]
 
 
 # ----- bad arguments ---------------------------------------------------------------------------

@@ -69,3 +69,22 @@ def test_without_a_progress_bar_each_evaluation_and_checkpoint_gets_a_line(tmp_p
     assert "saved checkpoint step" in err
     rc, _, quiet = cli("train", "addition", *TINY_ADDITION, "--run-dir", tmp_path / "q", "--quiet")
     assert rc == 0 and quiet == ""
+
+
+def test_the_same_command_with_resume_appended_continues_the_run(tmp_path, cli):
+    run = tmp_path / "again"
+    toml = tmp_path / "options.toml"
+    toml.write_text('cell = "gru"\nhidden_size = 6\n', encoding="utf-8")
+    argv = ["train", "addition", *TINY_ADDITION, "--seed", "7", "--config", toml, "--run-dir", run]
+    assert cli(*argv)[0] == 0
+    rc, _, err = cli(*argv, "--resume", run, "--epochs", "3")
+    assert rc == 0, err
+    assert read_metrics(run)[-1]["epoch"] == 3
+    # a changed value is refused, naming the given and the saved value; nothing is written
+    before = (run / "metrics.jsonl").read_text()
+    rc, _, err = cli(*argv[:-4], "--seed", "8", "--resume", run)
+    assert_usage_error(rc, err, "--seed 8 (the run's: 7)")
+    toml.write_text('cell = "lstm"\n', encoding="utf-8")
+    rc, _, err = cli("train", "--config", toml, "--resume", run)
+    assert_usage_error(rc, err, "--cell lstm (the run's: gru)")
+    assert (run / "metrics.jsonl").read_text() == before

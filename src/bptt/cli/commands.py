@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from bptt import __version__
-from bptt.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, UsageError, resolve_options
+from bptt.cli.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    UsageError,
+    canonical,
+    load_toml,
+    resolve_options,
+)
 from bptt.insight import (
     VanishingConfig,
     check_gradients,
@@ -27,7 +34,7 @@ from bptt.insight import (
     write_run_plots,
 )
 from bptt.io import atomic_write_bytes, json_text, require_safetensors
-from bptt.nn import CELLS, make_recurrent, resolve_backend
+from bptt.nn import ALIASES, CELLS, make_recurrent, resolve_backend
 from bptt.tasks import (
     TASKS,
     build_model,
@@ -58,10 +65,22 @@ def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path]:
         raise UsageError(f"--resume: expected a run directory with config.json, got {args.resume}")
     saved = read_run_config(args.resume)
     given = {k: v for k, v in vars(args).items() if k in saved["options"] and v is not None}
-    fixed = sorted(set(given) - {"epochs", "max_steps"})
-    if fixed or args.config is not None or args.run_dir is not None:
-        flags = ["--" + k.replace("_", "-") for k in fixed]
-        flags += [f for f, v in (("--config", args.config), ("--run-dir", args.run_dir)) if v]
+    if args.config is not None:  # the file's values count as given, under the flags
+        given = {**load_toml(args.config, saved["options"]), **given}
+    given = canonical(given)
+    # the same command with --resume appended is fine; only a changed value is refused
+    changed = sorted(
+        k
+        for k, v in given.items()
+        if k not in ("epochs", "max_steps") and not _same(v, saved["options"][k])
+    )
+    moved = args.run_dir is not None and args.run_dir.resolve() != args.resume.resolve()
+    if changed or moved:
+        flags = [
+            f"--{k.replace('_', '-')} {given[k]} (the run's: {saved['options'][k]})"
+            for k in changed
+        ]
+        flags += [f"--run-dir {args.run_dir} (the run's: {args.resume})"] if moved else []
         raise UsageError(
             "--resume continues a run with its saved options; only --epochs and "
             f"--max-steps may change, got {', '.join(flags)}"
@@ -69,6 +88,13 @@ def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path]:
     if args.task not in (None, saved["task"]):
         raise UsageError(f"--resume: expected task {saved['task']} (the run's), got {args.task}")
     return saved["task"], {**saved["options"], **given}, args.resume
+
+
+def _same(given, saved) -> bool:
+    """A given option equals the saved one (a path as typed equals its saved string)."""
+    if isinstance(given, Path):
+        return str(given) == str(saved) or given.resolve() == Path(str(saved)).resolve()
+    return given == saved and type(given) is type(saved)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -192,7 +218,9 @@ def cmd_info(args) -> int:
         print(f"  BLAS: {blas.get('name')} {blas.get('version', '')}")
     except Exception:  # show_config's layout differs across numpy versions
         pass
-    print(f"  cells: {', '.join(CELLS)}; tasks: " + ", ".join(TASKS))
+    aliases = {cell: alias for alias, cell in ALIASES.items()}
+    names = [f"{c} (alias {aliases[c]})" if c in aliases else c for c in CELLS]
+    print(f"  cells: {', '.join(names)}; tasks: " + ", ".join(TASKS))
     return 0
 
 

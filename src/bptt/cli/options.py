@@ -12,6 +12,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
+from bptt.nn import cell_name
 from bptt.tasks import default_options, get_task
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -28,6 +29,17 @@ def resolve_options(task: str, args: argparse.Namespace) -> dict:
         options.update(load_toml(args.config, options))
     given = {k: v for k, v in vars(args).items() if k in options and v is not None}
     options.update(given)
+    return canonical(options)
+
+
+def canonical(options: dict) -> dict:
+    """The options with the cell under its one name ('rnn' -> 'rnn_tanh'); an unknown cell is
+    a usage error here, before anything is written."""
+    if "cell" in options:
+        try:
+            options = {**options, "cell": cell_name(options["cell"])}
+        except ValueError as e:
+            raise UsageError(f"--cell: {e}".replace("cell: ", "", 1)) from None
     return options
 
 

@@ -15,6 +15,7 @@ from bptt.insight.explain import CELLS as EXPLAIN_CELLS
 from bptt.insight.explain import DEFAULTS, LANGUAGES, LIMITS
 from bptt.insight.vanishing import CELLS as VANISHING_CELLS
 from bptt.insight.vanishing import VanishingConfig
+from bptt.nn import ALIASES as NN_ALIASES
 from bptt.nn import CELLS as NN_CELLS
 from bptt.tasks import MODEL_OPTIONS, TASK_OPTIONS, TASKS
 from bptt.train import option_table
@@ -107,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         for name, (default, help_text) in options.items():
             _add_option(group, name, default, help_text, task_defaults)
 
-    ev = sub.add_parser("eval", help="evaluate a run's best model on its test split")
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a run's best model on its test split",
+        description="Load RUN's best model (model.safetensors) and its task's data as the run "
+        "saved them, and print the model's loss and accuracy on the test split (or the "
+        "validation split) as JSON.",
+    )
     ev.add_argument("run", type=Path, help="run directory")
     ev.add_argument(
         "--split",
@@ -116,7 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="which split (default: test)",
     )
 
-    sample = sub.add_parser("sample", help="generate text from a character model")
+    sample = sub.add_parser(
+        "sample",
+        help="generate text from a character model",
+        description="Generate characters from a text run's best model, one at a time, each "
+        "drawn from the softmax at --temperature and fed back as the next input.",
+    )
     sample.add_argument("run", type=Path, help="run directory of a text model")
     sample.add_argument("--prime", default="", help="text to start from (default: '')")
     sample.add_argument(
@@ -127,17 +139,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
 
-    predict = sub.add_parser("predict", help="add two integers with a trained adder")
+    predict = sub.add_parser(
+        "predict",
+        help="add two integers with a trained adder",
+        description="Feed the bits of A and B (least significant first) to an addition run's "
+        "best model and print the sum it computes.",
+    )
     predict.add_argument("run", type=Path, help="run directory of an addition model")
     predict.add_argument("a", type=int, help="first addend")
     predict.add_argument("b", type=int, help="second addend")
 
-    gc = sub.add_parser("gradcheck", help="check every cell's gradients by finite differences")
+    gc = sub.add_parser(
+        "gradcheck",
+        help="check every cell's gradients by finite differences",
+        description="For every cell, build a small random float64 network and compare each "
+        "gradient of the hand-written backward pass with central finite differences; exit 1 "
+        "if any relative error is too large.",
+    )
     gc.add_argument("--seed", type=int, default=0, help="seed of the random network (default: 0)")
 
     _add_explain_parser(sub)
     _add_insight_parsers(sub)
-    sub.add_parser("info", help="versions, BLAS and optional extras")
+    sub.add_parser(
+        "info",
+        help="versions, BLAS and optional extras",
+        description="Print the versions of bptt, Python and NumPy, which optional extras are "
+        "installed, the kernels float32 LSTM and GRU use, NumPy's BLAS, and the cells and tasks.",
+    )
     return parser
 
 
@@ -152,9 +180,10 @@ def _add_explain_parser(sub) -> None:
     )
     p.add_argument(
         "--cell",
+        type=lambda name: "rnn" if name == "rnn_tanh" else name,  # the one tanh RNN
         choices=tuple(EXPLAIN_CELLS),
         default=DEFAULTS["cell"],
-        help=f"rnn (tanh), lstm or gru (default: {DEFAULTS['cell']})",
+        help=f"rnn (also rnn_tanh), lstm or gru (default: {DEFAULTS['cell']})",
     )
     p.add_argument(
         "--hidden-size",
@@ -195,10 +224,20 @@ def _add_explain_parser(sub) -> None:
 
 def _add_insight_parsers(sub) -> None:
     """The ``plot``, ``report`` and ``vanishing`` subcommands, each help showing its default."""
-    plot = sub.add_parser("plot", help="write PNG pictures of a run")
+    plot = sub.add_parser(
+        "plot",
+        help="write PNG pictures of a run",
+        description="Write PNG pictures of RUN: the loss curves from metrics.jsonl, the "
+        "gradient flow over time, and the hidden states and gates of one validation example.",
+    )
     plot.add_argument("run", type=Path, help="run directory")
     plot.add_argument("--out", type=Path, default=None, help="folder (default: RUN/plots)")
-    report = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run",
+        description="Write one HTML file (pictures embedded) with RUN's config, curves, "
+        "gradient flow, states and test figures.",
+    )
     report.add_argument("run", type=Path, help="run directory")
     report.add_argument("--out", type=Path, default=None, help="file (default: RUN/report.html)")
     report.add_argument(
@@ -242,9 +281,10 @@ def _add_insight_parsers(sub) -> None:
     v.add_argument(
         "--cells",
         nargs="+",
+        type=lambda name: NN_ALIASES.get(name, name),
         choices=tuple(NN_CELLS),
         default=list(VANISHING_CELLS),
-        help=f"cells to compare (default: {' '.join(VANISHING_CELLS)})",
+        help=f"cells to compare, rnn as rnn_tanh (default: {' '.join(VANISHING_CELLS)})",
     )
     v.add_argument(
         "--seed", type=int, default=d.seed, help=f"seed of data and weights (default: {d.seed})"

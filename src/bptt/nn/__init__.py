@@ -20,6 +20,7 @@ object between the two. The engine needs NumPy alone.
 
 from bptt.nn import functional as functional
 from bptt.nn import scan as scan
+from bptt.nn.cells import ALIASES as ALIASES
 from bptt.nn.cells import CELLS as CELLS
 from bptt.nn.cells import GATE_NAMES as GATE_NAMES
 from bptt.nn.cells import Cell as Cell
@@ -27,6 +28,7 @@ from bptt.nn.cells import GRUCell as GRUCell
 from bptt.nn.cells import LSTMCell as LSTMCell
 from bptt.nn.cells import RNNCell as RNNCell
 from bptt.nn.cells import Weights as Weights
+from bptt.nn.cells import cell_name as cell_name
 from bptt.nn.cells import make_cell as make_cell
 from bptt.nn.heads import HEADS as HEADS
 from bptt.nn.init import INITS as INITS

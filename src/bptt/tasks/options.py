@@ -21,7 +21,7 @@ def _one_of(names) -> str:
 
 
 MODEL_OPTIONS = {
-    "cell": ("lstm", f"recurrent cell: {_one_of(CELLS)}"),
+    "cell": ("lstm", f"recurrent cell: {_one_of(CELLS)} (rnn is rnn_tanh)"),
     "hidden_size": (128, "hidden units per layer and direction"),
     "num_layers": (1, "stacked recurrent layers"),
     "bidirectional": (False, "read the sequence in both directions"),

@@ -7,7 +7,9 @@
     gru.py    GRU, gates r, z, n: ``GRUCell``
 
 ``CELLS`` maps every cell name the library, the command line and the tests use to a function
-that makes the cell; ``GATE_NAMES`` maps a gate count G to the gate names (read off the cells).
+that makes the cell; ``ALIASES`` the other names accepted for them everywhere (``rnn`` is
+``rnn_tanh``, torch's default nonlinearity), ``cell_name`` gives the one name of either;
+``GATE_NAMES`` maps a gate count G to the gate names (read off the cells).
 """
 
 from collections.abc import Callable
@@ -26,13 +28,20 @@ CELLS: dict[str, Callable[[], Cell]] = {
     "lstm": LSTMCell,
     "gru": GRUCell,
 }
+ALIASES: dict[str, str] = {"rnn": "rnn_tanh"}
 GATE_NAMES: dict[int, tuple[str, ...]] = {
     make().num_gates: make().gate_names for make in CELLS.values()
 }
 
 
-def make_cell(name: str) -> Cell:
-    """'rnn_tanh' | 'rnn_relu' | 'rnn_sigmoid' | 'lstm' | 'gru' -> a new cell."""
+def cell_name(name: str) -> str:
+    """A name of CELLS or ALIASES -> its name in CELLS ('rnn' -> 'rnn_tanh')."""
+    name = ALIASES.get(name, name) if isinstance(name, str) else name
     if name not in CELLS:
-        raise ValueError(f"cell: expected one of {tuple(CELLS)}, got {name!r}")
-    return CELLS[name]()
+        raise ValueError(f"cell: expected one of {(*CELLS, *ALIASES)}, got {name!r}")
+    return name
+
+
+def make_cell(name: str) -> Cell:
+    """'rnn_tanh' (alias 'rnn') | 'rnn_relu' | 'rnn_sigmoid' | 'lstm' | 'gru' -> a new cell."""
+    return CELLS[cell_name(name)]()
