@@ -1,8 +1,8 @@
 """Tiny float64 training runs for the data-parallel tests, as a script ``mpiexec`` starts.
 
     python distributed_run.py OUT.npz [--kinds classifier tagger regressor] [--steps 50]
-        [--run-dir DIR] [--resume] [--distributed] [--kill-rank R --kill-step S]
-        [--term-rank R --term-step S]
+        [--run-dir DIR] [--resume] [--distributed]
+        [--fault kill|term|raise --fault-rank R --at-step S]
 
 Each kind trains a model with the parts of the trainer that ranks change: a classifier on
 ragged sequences whose last batch has a single row (rank 1's share of it is empty), a tagger
@@ -70,8 +70,8 @@ def main() -> int:
     p.add_argument("--run-dir", default=None)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--distributed", action="store_true")
-    p.add_argument("--kill-rank", type=int, default=None)
-    p.add_argument("--term-rank", type=int, default=None)
+    p.add_argument("--fault", choices=("kill", "term", "raise"), default=None)
+    p.add_argument("--fault-rank", type=int, default=1)
     p.add_argument("--at-step", type=int, default=10)
     args = p.parse_args()
     comm = Communicator() if args.distributed else None
@@ -84,8 +84,8 @@ def main() -> int:
         trainer = Trainer(model, config, train, val, run_dir=run_dir, progress=False, comm=comm)
         if args.resume:
             trainer.restore(run_dir)
-        if args.kill_rank == rank or args.term_rank == rank:
-            _fault_at(trainer, args.at_step, args.kill_rank == rank)
+        if args.fault is not None and args.fault_rank == rank:
+            _fault_at(trainer, args.at_step, args.fault)
         summary = trainer.fit()
         out.update({f"{kind}/{k}": v for k, v in model.params.items()})
         out[f"{kind}/summary"] = np.frombuffer(json.dumps(summary).encode(), dtype=np.uint8)
@@ -94,13 +94,16 @@ def main() -> int:
     return 0
 
 
-def _fault_at(trainer: Trainer, step: int, kill: bool) -> None:
-    """SIGKILL (a dead rank) or SIGTERM (a stop request) this rank before step ``step``."""
+def _fault_at(trainer: Trainer, step: int, fault: str) -> None:
+    """Just before step ``step``'s all-reduce on this rank: SIGKILL (a dead rank), SIGTERM (a
+    stop request) or an exception (an error on this rank alone)."""
     update = trainer._update
 
     def faulty(*a):
         if trainer.counters["step"] + 1 == step:
-            os.kill(os.getpid(), signal.SIGKILL if kill else signal.SIGTERM)
+            if fault == "raise":
+                raise RuntimeError(f"a planted error before step {step}")
+            os.kill(os.getpid(), signal.SIGKILL if fault == "kill" else signal.SIGTERM)
         return update(*a)
 
     trainer._update = faulty
