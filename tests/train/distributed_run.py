@@ -59,13 +59,32 @@ def regressor():
     return model, data, data, dict(optimizer="adamw", lr=0.02, weight_decay=0.01)
 
 
-KINDS = {"classifier": classifier, "tagger": tagger, "regressor": regressor}
+def dropout():
+    """A language model with embedding and output dropout: each rank draws its own masks."""
+    ids = np.random.default_rng(8).integers(0, 6, 300)
+    data = StreamBatches(ids, 4, 10)
+    model = SequenceTagger(
+        "lstm",
+        4,
+        4,
+        6,
+        vocab_size=6,
+        embedding_dropout=0.3,
+        output_dropout=0.3,
+        dropout=0.0,
+        dtype=F64,
+        rng=np.random.default_rng(9),
+    )
+    return model, data, data, dict(optimizer="adam", lr=0.01)
+
+
+KINDS = {"classifier": classifier, "tagger": tagger, "regressor": regressor, "dropout": dropout}
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--kinds", nargs="+", default=list(KINDS))
+    p.add_argument("--kinds", nargs="+", default=["classifier", "tagger", "regressor"])
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--run-dir", default=None)
     p.add_argument("--resume", action="store_true")

@@ -78,8 +78,15 @@ def one_process(tmp_path_factory):
     return trained(None, tmp_path_factory.mktemp("one") / "one.npz")
 
 
-def test_two_ranks_end_with_the_parameters_of_one_process(one_process, tmp_path):
-    two = trained(2, tmp_path / "two.npz")
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """The same runs over 2 ranks, and a language model with dropout."""
+    out = tmp_path_factory.mktemp("two") / "two.npz"
+    return trained(2, out, "--kinds", *KINDS, "dropout")
+
+
+def test_two_ranks_end_with_the_parameters_of_one_process(one_process, two_ranks):
+    two = two_ranks
     for kind in KINDS:
         assert largest_difference(one_process, two, kind) <= TOLERANCE, kind
         s1, s2 = summary(one_process, kind), summary(two, kind)
@@ -180,3 +187,13 @@ def test_the_shares_cover_every_row_once_and_differ_by_one_at_most(n, size):
     assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
     widths = [hi - lo for lo, hi in parts]
     assert max(widths) - min(widths) <= 1 and widths == sorted(widths, reverse=True)
+
+
+def test_dropout_masks_differ_per_rank_and_resume_exactly(two_ranks, tmp_path):
+    args = ["--kinds", "dropout", "--run-dir", tmp_path]
+    trained(2, tmp_path / "first.npz", *args, "--steps", "20")
+    state = json.loads((load_checkpoint(tmp_path / "dropout").path / "state.json").read_text())
+    assert len(state["rank_rngs"]) == 2 and state["rank_rngs"][0] == state["rng"]
+    assert state["rank_rngs"][0] != state["rank_rngs"][1]  # each rank its own stream
+    resumed = trained(2, tmp_path / "then.npz", *args, "--resume")
+    assert largest_difference(two_ranks, resumed, "dropout") == 0.0  # the same ranks: bit for bit
