@@ -46,7 +46,7 @@ from bptt.tasks import (
     test_metrics,
     used_options,
 )
-from bptt.train import TrainConfig, Trainer
+from bptt.train import Communicator, TrainConfig, Trainer, agreed, launched_world_size
 
 
 def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path]:
@@ -97,28 +97,58 @@ def _same(given, saved) -> bool:
     return given == saved and type(given) is type(saved)
 
 
+def _communicator(args: argparse.Namespace) -> Communicator | None:
+    """The MPI job's communicator with --distributed; refuses a launch under mpiexec without
+    it, which would be K independent copies writing one run directory."""
+    world = launched_world_size()
+    if not args.distributed:
+        if world > 1:
+            raise UsageError(
+                f"train: this process is one of {world} started by mpiexec (or srun); pass "
+                "--distributed to train one run across them, or start a single process "
+                "without mpiexec (K copies would each write the same run directory)"
+            )
+        return None
+    try:
+        return Communicator()
+    except ImportError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     require_safetensors()  # fail before training, not at the first checkpoint
-    task, options, run_dir = _run_options(args)
+    comm = _communicator(args)
+    rank = 0 if comm is None else comm.rank
+    # every rank sets up; an error on any rank stops all before any file is written
+    task, options, run_dir = agreed(comm, lambda: _run_options(args))
     config = TrainConfig.from_options(options)
-    print(f"bptt train {task}: " + _config_text(used_options(task, options)))
-    data = get_task(task).load(options, config.seed)
-    model = build_model(data, options, np.random.default_rng([config.seed, 3000]))
-    vocab = None if data.vocabulary is None else {"chars": "".join(data.vocabulary.chars)}
-    trainer = Trainer(
-        model,
-        config,
-        data.train,
-        data.validation,
-        run_dir=run_dir,
-        progress=False if args.quiet else args.progress,
-        vocabulary=vocab,
-        extra_config={"task": task, "options": options},
-        quiet=args.quiet,
-    )
-    if args.resume is not None:
-        trainer.restore(run_dir)
+    if rank == 0:
+        print(f"bptt train {task}: " + _config_text(used_options(task, options)))
+
+    def setup():
+        data = get_task(task).load(options, config.seed)
+        model = build_model(data, options, np.random.default_rng([config.seed, 3000]))
+        vocab = None if data.vocabulary is None else {"chars": "".join(data.vocabulary.chars)}
+        trainer = Trainer(
+            model,
+            config,
+            data.train,
+            data.validation,
+            run_dir=run_dir,
+            progress=False if args.quiet else args.progress,
+            vocabulary=vocab,
+            extra_config={"task": task, "options": options},
+            quiet=args.quiet,
+            comm=comm,
+        )
+        if args.resume is not None:
+            trainer.restore(run_dir)
+        return data, model, trainer
+
+    data, model, trainer = agreed(comm, setup)
     summary = trainer.fit(test=lambda best: test_metrics(task, best, data))
+    if rank > 0:  # rank 0 prints for the job
+        return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
     if task == "addition" and "test" in summary:
         _print_sums(model, data.extra["test_pairs"], options["bits"])
         t, d = summary["test"], summary["test"]["distinct_pairs"]

@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "one line per evaluation and checkpoint)",
     )
     train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one run over every process of an MPI job (mpiexec -n K ...): each takes 1/K of "
+        "every batch, gradients all-reduced each step; needs the mpi extra (default: off)",
+    )
+    train.add_argument(
         "--quiet",
         action="store_true",
         help="no progress bar and no per-evaluation lines on stderr (default: off)",

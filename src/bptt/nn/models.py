@@ -342,7 +342,9 @@ class SequenceRegressor(Model):
             mask = np.broadcast_to(_step_mask(batch, pred.shape[:2])[..., None], pred.shape)
         targets = _targets_like(batch.targets, pred)
         loss, d_pred = mean_squared_error(pred, targets, mask, self.reduction)
-        metrics = {"loss": loss, "count": int(pred.shape[-2])}  # N
+        # count N; items: the entries the mean is over (data-parallel ranks weigh by them)
+        items = int(np.count_nonzero(mask)) if every else pred.size
+        metrics = {"loss": loss, "count": int(pred.shape[-2]), "items": items}
         if not backward:
             return loss, None, state, metrics
         d_feats, head_grads = self._head_backward(d_pred, head_cache)

@@ -5,6 +5,8 @@ batches.py     ``ArrayBatches`` (shuffled by (seed, epoch)) and ``StreamBatches`
 tbptt.py       ``TruncatedBPTT(k1, k2)``: Williams & Peng's BPTT(k2; k1)
 flow.py        ``FlowMonitor``: the gradient flow every N steps, in metrics.jsonl
 checkpoint.py  the checkpoint format: save, verify, load, resume exactly
+resume.py      ``Resumable``: the trainer's state into a checkpoint and back, across ranks
+distributed.py data-parallel training over MPI: ``Communicator``, the step's all-reduce
 progress.py    the progress bar (tqdm, when installed and wanted)
 trainer.py     ``Trainer`` (the loop), ``evaluate``, ``NonFiniteError``
 """
@@ -20,6 +22,11 @@ from bptt.train.checkpoint import load_checkpoint as load_checkpoint
 from bptt.train.checkpoint import save_checkpoint as save_checkpoint
 from bptt.train.config import TrainConfig as TrainConfig
 from bptt.train.config import option_table as option_table
+from bptt.train.distributed import Communicator as Communicator
+from bptt.train.distributed import GradientAllreduce as GradientAllreduce
+from bptt.train.distributed import agreed as agreed
+from bptt.train.distributed import launched_world_size as launched_world_size
+from bptt.train.distributed import share as share
 from bptt.train.evaluate import evaluate as evaluate
 from bptt.train.flow import FlowMonitor as FlowMonitor
 from bptt.train.flow import gradient_flow_profile as gradient_flow_profile

@@ -7,7 +7,9 @@
                     the recurrent state flows from one batch to the next (``stateful``)
 
 Both yield ``bptt.nn.models.Batch`` objects, time-major. The epoch's order depends only on
-(seed, epoch), so a resumed run sees exactly the batches it would have seen.
+(seed, epoch), so a resumed run sees exactly the batches it would have seen. ``part=(r, K)``
+yields rank r's rows of every batch (``bptt.train.distributed.share``): the batches are the
+same global batches in the same order, each rank reading its slice of the streams or rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from bptt.checks import check_positive_int
 from bptt.data import count_stream_batches, stream_batches
 from bptt.nn import Batch
+from bptt.train.distributed import share
 
 
 def epoch_order(M: int, seed: int, epoch: int) -> np.ndarray:
@@ -61,12 +64,19 @@ class ArrayBatches:
         lengths = None if self.lengths is None else self.lengths[idx]
         return Batch(self.inputs[:, idx], targets, lengths)
 
-    def epoch(self, seed: int | None = None, epoch: int = 0, start: int = 0) -> Iterator[Batch]:
+    def epoch(
+        self, seed: int | None = None, epoch: int = 0, start: int = 0, part=None
+    ) -> Iterator[Batch]:
         """Batches of one epoch, shuffled by (seed, epoch) or in order when seed is None;
-        ``start`` skips the first batches (resuming inside an epoch)."""
+        ``start`` skips the first batches (resuming inside an epoch); ``part`` (rank, K): that
+        rank's rows of each (they may be none, in a last batch of fewer than K rows)."""
         order = np.arange(self.size) if seed is None else epoch_order(self.size, seed, epoch)
         for b in range(start, len(self)):
-            yield self.batch(order[b * self.batch_size : (b + 1) * self.batch_size])
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            if part is not None:
+                lo, hi = share(len(idx), *part)
+                idx = idx[lo:hi]
+            yield self.batch(idx)
 
 
 class StreamBatches:
@@ -83,8 +93,12 @@ class StreamBatches:
     def __len__(self) -> int:
         return count_stream_batches(len(self.ids), self.batch_size, self.seq_len, self.keep_partial)
 
-    def epoch(self, seed: int | None = None, epoch: int = 0, start: int = 0) -> Iterator[Batch]:
-        """Consecutive windows of seq_len steps; the order never changes, so state can flow."""
+    def epoch(
+        self, seed: int | None = None, epoch: int = 0, start: int = 0, part=None
+    ) -> Iterator[Batch]:
+        """Consecutive windows of seq_len steps; the order never changes, so state can flow.
+        ``part`` (rank, K): that rank's streams (columns) of every window."""
         windows = stream_batches(self.ids, self.batch_size, self.seq_len, self.keep_partial)
+        lo, hi = (0, self.batch_size) if part is None else share(self.batch_size, *part)
         for inputs, targets in islice(windows, start, None):
-            yield Batch(inputs, targets)
+            yield Batch(inputs[:, lo:hi], targets[:, lo:hi])

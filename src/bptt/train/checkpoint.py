@@ -27,7 +27,9 @@ k-th array of the state tuple) and ``context.inputs`` / ``context.targets`` / ``
 (the steps a truncated-BPTT window reaches back into). Checkpoints written before
 stream.safetensors existed kept these keys among the optimizer arrays; loading moves them here.
 
-RNG state is ``Generator.bit_generator.state`` as JSON (``rng_state.py``).
+RNG state is ``Generator.bit_generator.state`` as JSON (``rng_state.py``). A data-parallel
+run (``distributed.py``) adds ``rank_rngs`` to state.json: the dropout generator of every rank,
+rank 0's being ``rng`` itself.
 """
 
 from __future__ import annotations
@@ -88,12 +90,13 @@ class Checkpoint:
     config: dict
     vocabulary: dict | None
     stream: dict[str, np.ndarray]  # carry.<k>, context.* (see the module docstring); {} if none
+    rank_rng_states: list[dict] | None = None  # every rank's generator (a data-parallel run)
 
     def rng(self) -> np.random.Generator:
         return generator_from_state(self.rng_state)
 
 
-def _step_dir_name(step: int) -> str:
+def step_dir_name(step: int) -> str:
     return f"step-{step:06d}"
 
 
@@ -143,6 +146,7 @@ def save_checkpoint(
     vocabulary: Mapping | None = None,
     stream: Mapping[str, np.ndarray] | None = None,
     keep_last: int | None = 3,
+    rank_rng_states: list | None = None,
 ) -> Path:
     """Write checkpoint ``step`` of a run atomically (see the module docstring); returns its
     directory. ``keep_last=None`` keeps every checkpoint."""
@@ -165,6 +169,10 @@ def save_checkpoint(
         "config": _check_dict("config", config),
         "vocabulary": _check_dict("vocabulary", vocabulary, allow_none=True),
     }
+    if rank_rng_states is not None:
+        state["rank_rngs"] = [
+            to_json(_check_dict("rank_rng_states[r]", r)) for r in rank_rng_states
+        ]
     stream = _check_dict("stream", stream, allow_none=True) or {}
     unknown = sorted(k for k in stream if not STREAM_KEYS.fullmatch(str(k)))
     if unknown:
@@ -184,7 +192,7 @@ def save_checkpoint(
     }
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    final = root / _step_dir_name(step)
+    final = root / step_dir_name(step)
     tmp = _hidden_name(root, final.name, "tmp")
     os.mkdir(tmp)
     try:
@@ -309,8 +317,8 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     try:
         latest = read_json(root / LATEST)
         step = _check_step(latest["step"])
-        if (root / _step_dir_name(step)).is_dir():
-            return root / _step_dir_name(step)
+        if (root / step_dir_name(step)).is_dir():
+            return root / step_dir_name(step)
     except (OSError, ValueError, TypeError, KeyError):
         pass  # a missing or stale pointer: fall back to scanning the directories
     for candidate in reversed(list_checkpoints(path)):
@@ -345,7 +353,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except ValueError as e:
         raise CheckpointError(str(e)) from e
     keys = {"step", "optimizer", "rng", "counters", "config", "vocabulary"}
-    if not isinstance(state, dict) or set(state) != keys:
+    if not isinstance(state, dict) or set(state) - {"rank_rngs"} != keys:
         got = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{ckpt_dir / STATE}: expected the keys {sorted(keys)}, got {got}")
     if state["step"] != manifest["step"]:
@@ -362,4 +370,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         config=state["config"],
         vocabulary=state["vocabulary"],
         stream=stream,
+        rank_rng_states=_rank_rngs(state.get("rank_rngs"), ckpt_dir / STATE),
     )
+
+
+def _rank_rngs(value, path: Path) -> list[dict] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
+        raise CheckpointError(f"{path}: rank_rngs: expected a non-empty list of dicts")
+    return value

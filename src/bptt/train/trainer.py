@@ -11,12 +11,17 @@ carrying ``state`` between batches as values, evaluation every epoch or every N 
 stopping on a validation metric, ``metrics.jsonl`` events, checkpoints that resume bit for
 bit, and Ctrl-C that finishes the step, saves a checkpoint and reports status "interrupted".
 ``diagnostics_every`` N adds a gradient-flow event every N steps (``flow.FlowMonitor``).
+
+``comm`` (``distributed.Communicator``, K > 1 ranks): data-parallel training equal to one
+process with the whole batch. Each rank trains on its share of every batch, one all-reduce per
+step sums the gradients and figures (``distributed.GradientAllreduce``), evaluation is sharded
+and reduced; rank 0 alone writes files and prints. Ctrl-C or SIGTERM on any rank stops every
+rank at the same step; an error on some ranks only aborts the whole job (no rank hangs).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import signal
 import sys
@@ -36,14 +41,14 @@ from bptt.optim import (
     make_optimizer,
     make_schedule,
 )
-from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
+from bptt.train.distributed import GradientAllreduce, rank_generator
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.log import RunLog
 from bptt.train.optimizer_options import optimizer_kwargs
 from bptt.train.progress import progress_bar
-from bptt.train.rng_state import generator_from_state, generator_state
+from bptt.train.resume import Resumable
 from bptt.train.summary import run_summary
 from bptt.train.tbptt import TruncatedBPTT
 
@@ -52,7 +57,7 @@ class NonFiniteError(FloatingPointError):
     """A loss or gradient became NaN or infinite; the message names the step and parameter."""
 
 
-class Trainer:
+class Trainer(Resumable):
     """Fits ``model`` on ``train_data`` (ArrayBatches / StreamBatches); see the module doc."""
 
     def __init__(
@@ -67,11 +72,21 @@ class Trainer:
         extra_config: dict | None = None,
         vocabulary: dict | None = None,
         quiet: bool = False,
+        comm=None,
     ):
         self.model, self.config = model, config
         self.train_data, self.val_data = train_data, val_data
         self.run_dir = None if run_dir is None else Path(run_dir)
+        self.rank = 0 if comm is None else comm.rank
+        self.comm = comm if comm is not None and comm.size > 1 else None  # one rank: as without
+        self.part = None if self.comm is None else (comm.rank, comm.size)
+        self.reduce = None  # the all-reduce of every step, with ranks
+        if self.comm is not None:
+            self.reduce = GradientAllreduce(self.comm, model.params, model.reduction)
+            model.rnn.rng = rank_generator(model.rnn.rng, self.rank)
+        quiet = quiet or self.rank > 0  # rank 0 alone shows progress and log lines
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self.progress = self.progress and not quiet
         self.log = RunLog(not self.progress and not quiet)  # lines on stderr instead of a bar
         self.extra_config = extra_config or {}
         self.vocabulary = vocabulary
@@ -83,6 +98,11 @@ class Trainer:
         if c.diagnostics_every:
             self.flow = FlowMonitor(model, c.diagnostics_every, lambda: self.counters["step"] + 1)
         self.learner = self.model if self.flow is None else self.flow  # who computes gradients
+        if self.comm is not None and train_data.stateful and train_data.batch_size < comm.size:
+            raise ValueError(
+                f"batch_size: expected at least one stream per rank ({comm.size} ranks), "
+                f"got {train_data.batch_size} streams"
+            )
         self.counters = {
             "step": 0,
             "epoch": 0,
@@ -98,7 +118,8 @@ class Trainer:
         }
         self.carry = None  # recurrent state flowing between batches of a stateful stream
         self.best_params = None  # the best weights, kept here when there is no run directory
-        self._interrupted = False
+        self._interrupted = False  # agreed by every rank at a step (a signal's own rank: soon)
+        self._signalled = False  # this rank caught SIGINT or SIGTERM
         self._saved: tuple[str, Path] | None = None  # (counters as JSON, path) of the last save
 
     def _make_schedule(self):
@@ -120,71 +141,10 @@ class Trainer:
             return 1
         return self.tbptt.num_windows(next(iter(self.train_data.epoch(None))))
 
-    # ----- checkpoints ----------------------------------------------------------------------
-
-    def config_dict(self) -> dict:
-        return {"train": dataclasses.asdict(self.config), **self.extra_config}
-
-    def stream_state(self) -> dict[str, np.ndarray]:
-        """The carried state and truncated-BPTT context, as checkpoints keep them."""
-        stream = {}
-        if self.carry is not None:
-            carry = self.carry if isinstance(self.carry, tuple) else (self.carry,)
-            stream.update({f"carry.{k}": v for k, v in enumerate(carry)})
-        context = None if self.tbptt is None else self.tbptt.context
-        if context is not None:  # k2 > k1: the next window reaches back into these steps
-            stream.update({"context.inputs": context.inputs, "context.targets": context.targets})
-            if context.mask is not None:
-                stream["context.mask"] = context.mask
-        return stream
-
-    def save(self) -> Path | None:
-        """Checkpoint the run; a second call with nothing changed since returns the same one."""
-        if self.run_dir is None:
-            return None
-        counters = json.dumps(self.counters, sort_keys=True, default=str)
-        if self._saved is not None and self._saved[0] == counters:
-            return self._saved[1]
-        path = ckpt.save_checkpoint(
-            self.run_dir,
-            self.counters["step"],
-            params=self.model.params,
-            optimizer_state=self.optimizer.state_dict(),
-            rng_state=generator_state(self.model.rnn.rng),
-            counters=dict(self.counters),
-            config=self.config_dict(),
-            vocabulary=self.vocabulary,
-            stream=self.stream_state(),
-            keep_last=self.config.keep_checkpoints,
-        )
-        self._saved = (counters, path)
-        self.log.saved(self.counters["step"])
-        return path
-
-    def restore(self, path: str | Path) -> None:
-        """Continue exactly where a checkpoint (or the latest one of a run directory) left off."""
-        c = ckpt.load_checkpoint(path)
-        self.model.load_state_dict(c.params)
-        self.optimizer.load_state_dict(c.optimizer_state)
-        self.model.rnn.rng = generator_from_state(c.rng_state)
-        self.counters = {"window": 0, **c.counters}  # checkpoints before "window" have none
-        carry = [c.stream[k] for k in sorted(k for k in c.stream if k.startswith("carry."))]
-        self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
-        if self.tbptt is not None:
-            self.tbptt.reset()
-            # the state before the context (see TruncatedBPTT), or after the last window done
-            self.tbptt.state = self.carry
-            if "context.inputs" in c.stream:
-                s = c.stream
-                self.tbptt.context = Batch(
-                    s["context.inputs"], s["context.targets"], None, s.get("context.mask")
-                )
-        self.log.resumed(self.counters["step"], path)
-
     # ----- one update -----------------------------------------------------------------------
 
     def _log(self, event: dict) -> None:
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.rank == 0:
             append_jsonl(self.run_dir / "metrics.jsonl", event)
 
     def _check_finite(self, loss: float, grads: dict) -> None:
@@ -201,7 +161,11 @@ class Trainer:
                     "the last good checkpoint stays in the run directory"
                 )
 
-    def _update(self, loss: float, grads: dict, metrics: dict, t0: float) -> None:
+    def _update(self, loss: float, grads: dict, metrics: dict, t0: float) -> float:
+        """Reduce (with ranks), check, clip and step; -> the loss of the whole batch."""
+        if self.reduce is not None:  # the whole global batch's figures, on every rank
+            loss, grads, metrics, stop = self.reduce(loss, grads, metrics, self._signalled)
+            self._interrupted = stop
         self._check_finite(loss, grads)
         c, step = self.config, self.counters["step"]
         grad_norm = global_norm(grads)
@@ -231,6 +195,7 @@ class Trainer:
         self.log.train(event)
         if pending is not None:
             self._log(self.flow.event(pending, step + 1, self.counters["epoch"]))
+        return loss
 
     def _evaluate_and_track(self) -> bool:
         """Evaluate on the validation set and keep the best weights; True when early stopping
@@ -238,7 +203,7 @@ class Trainer:
         if self.val_data is None:
             return False
         c = self.config
-        metrics = evaluate(self.model, self.val_data)
+        metrics = evaluate(self.model, self.val_data, self.comm)
         self.counters.update(evaluated_at=self.counters["step"], final_metrics=metrics)
         self._log(
             {
@@ -260,30 +225,46 @@ class Trainer:
         self.counters.update(
             best=value, best_step=self.counters["step"], bad_evals=0, best_metrics=metrics
         )
-        if self.run_dir is not None:
-            save_weights(self.run_dir / "model.safetensors", self.model.params)
-        else:
+        if self.run_dir is None:
             self.best_params = self.model.state_dict()
+        elif self.rank == 0:
+            save_weights(self.run_dir / "model.safetensors", self.model.params)
         return False
 
     # ----- the loop -------------------------------------------------------------------------
 
     def _on_sigint(self, signum, frame) -> None:
-        self._interrupted = True
+        self._signalled = True
+        if self.comm is None:  # with ranks, the next step's all-reduce tells every rank
+            self._interrupted = True
 
     def fit(self, test: Callable | None = None) -> dict:
         """Train; returns the summary, also written to summary.json in the run directory.
 
         ``test(model) -> dict``, when given, is run on the best weights once training ends
-        (unless interrupted) and its metrics go into the summary under "test"."""
-        if self.run_dir is not None:
+        (unless interrupted) and its metrics go into the summary under "test" (with ranks, on
+        rank 0 only)."""
+        if self.comm is None:
+            return self._fit(test)
+        try:
+            return self._fit(test)
+        except NonFiniteError:
+            raise  # every rank saw the same reduced loss and stops at the same step
+        except BaseException as e:  # on this rank alone: the others would wait for it forever
+            self.comm.abort(f"{type(e).__name__}: {e}")
+            raise
+
+    def _fit(self, test: Callable | None) -> dict:
+        writer = self.run_dir is not None and self.rank == 0
+        if writer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.run_dir / "config.json", self.config_dict())
             if self.vocabulary is not None:
                 atomic_write_json(self.run_dir / "vocabulary.json", self.vocabulary)
-        old_handler = None
+        signals = (signal.SIGINT,) if self.comm is None else (signal.SIGINT, signal.SIGTERM)
+        old_handlers = {}
         try:
-            old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            old_handlers = {s: signal.signal(s, self._on_sigint) for s in signals}
         except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
             pass
         c, n = self.config, len(self.train_data)
@@ -293,8 +274,8 @@ class Trainer:
             status = self._loop(bar)
         finally:
             bar.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for s, handler in old_handlers.items():
+                signal.signal(s, handler)
         if (
             self.val_data is not None
             and status != "interrupted"
@@ -304,11 +285,11 @@ class Trainer:
         self.save()
         summary = run_summary(status, self.counters)
         best = None if self.run_dir is None else self.run_dir / "model.safetensors"
-        if best is not None and not best.exists():  # no validation set
+        if writer and not best.exists():  # no validation set
             save_weights(best, self.model.params)
-        if test is not None and status != "interrupted":
+        if test is not None and status != "interrupted" and self.rank == 0:
             summary["test"] = test(self._load_best(best))
-        if self.run_dir is not None:
+        if writer:
             atomic_write_json(self.run_dir / "summary.json", summary)
         return summary
 
@@ -325,7 +306,9 @@ class Trainer:
         while counters["epoch"] < c.epochs:
             if counters["batch"] == 0 and counters["window"] == 0:
                 self._reset_stream()
-            for batch in self.train_data.epoch(c.seed, counters["epoch"], counters["batch"]):
+            shard = {} if self.part is None else {"part": self.part}  # this rank's rows
+            batches = self.train_data.epoch(c.seed, counters["epoch"], counters["batch"], **shard)
+            for batch in batches:
                 status = self._train_on(batch, bar)
                 if status is not None:
                     return status
@@ -348,6 +331,10 @@ class Trainer:
         """(loss, grads, metrics) of every update of one batch: one for the whole batch, or one
         per truncated-BPTT window after the ``counters["window"]`` already applied."""
         state = self.carry if self.train_data.stateful else None
+        if batch.inputs.shape[1] == 0:  # this rank's share of a last batch of < K rows
+            for _ in range(1 if self.tbptt is None else self.tbptt.num_windows(batch)):
+                yield self._no_rows()
+            return
         if self.tbptt is None:
             loss, grads, self.carry, metrics = self.learner.loss_and_grads(batch, state)
             yield loss, grads, metrics
@@ -358,6 +345,12 @@ class Trainer:
         for update in self.tbptt.updates(self.learner, batch, state, skip=done):
             self.carry = self.tbptt.state  # what the next window (or checkpoint) starts from
             yield update
+
+    def _no_rows(self) -> tuple[float, dict, dict]:
+        """A rank's update on no rows: nothing to add to the other ranks' sums."""
+        grads = {k: np.zeros_like(p) for k, p in self.model.params.items()}
+        metrics = {"loss": 0.0, "count": 0, "items": 0}
+        return 0.0, grads, metrics
 
     def _stopping(self) -> bool:
         c = self.config
@@ -372,8 +365,8 @@ class Trainer:
         t0 = time.perf_counter()
         self.model.train()
         # forward, backward and update, once per window (once in all without truncation)
-        for loss, grads, metrics in self._batch_updates(batch):
-            self._update(loss, grads, metrics, t0)
+        for update in self._batch_updates(batch):
+            loss = self._update(*update, t0)
             if self.tbptt is not None:
                 counters["window"] += 1
             if self._stopping():
