@@ -280,7 +280,7 @@ def test_train_help_shows_every_option_with_its_default(capsys, monkeypatch):
             entries[current] += " " + line.strip()
         else:
             current = None
-    flags = ["--config", "--run-dir", "--resume", "--progress", "--quiet"]
+    flags = ["--config", "--run-dir", "--resume", "--progress", "--quiet", "--distributed"]
     flags += ["--" + name.replace("_", "-") for name in all_options()]
     assert set(flags) | {"-h"} == set(entries)
     for flag in flags:

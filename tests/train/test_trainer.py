@@ -302,7 +302,12 @@ def test_the_progress_bar_is_off_when_stderr_is_not_a_terminal(tmp_path, capsys)
     config = TrainConfig(epochs=1, lr=0.05)
     Trainer(addition_model(), config, addition_data(), run_dir=tmp_path / "a").fit()
     captured = capsys.readouterr()
-    assert captured.err == "" and captured.out == ""
+    assert captured.out == "" and "batch" not in captured.err  # no bar: the run log's lines
+    assert all(
+        line.startswith(("step ", "saved checkpoint")) for line in captured.err.split("\n")[:-1]
+    )
+    Trainer(addition_model(), config, addition_data(), run_dir=tmp_path / "q", quiet=True).fit()
+    assert capsys.readouterr().err == ""
     pytest.importorskip("tqdm")
     Trainer(addition_model(), config, addition_data(), run_dir=tmp_path / "b", progress=True).fit()
     assert "batch" in capsys.readouterr().err  # the same run with the bar forced on does draw it
