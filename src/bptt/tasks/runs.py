@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.bounded import JSON_LIMIT, read_bounded
 from bptt.data import Vocabulary
 from bptt.io import load_weights, read_json
 from bptt.nn import Model
@@ -44,7 +45,12 @@ def load_run(run_dir: Path, *, need_data: bool = True):
     task, options = saved["task"], saved["options"]
     vocab_path = run_dir / "vocabulary.json"
     if task == "text" and not need_data and vocab_path.is_file():
-        data = text.task_data(Vocabulary.from_json(vocab_path.read_text()), options)
+        data = text.task_data(
+            Vocabulary.from_json(
+                read_bounded(vocab_path, JSON_LIMIT, "vocabulary").decode("utf-8", "replace")
+            ),
+            options,
+        )
     else:
         data = get_task(task).load(options, options["seed"])
     model = build_model(data, options, np.random.default_rng(0))

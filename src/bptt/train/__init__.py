@@ -6,7 +6,9 @@ tbptt.py       ``TruncatedBPTT(k1, k2)``: Williams & Peng's BPTT(k2; k1)
 flow.py        ``FlowMonitor``: the gradient flow every N steps, in metrics.jsonl
 checkpoint.py  the checkpoint format: save, verify, load, resume exactly
 progress.py    the progress bar (tqdm, when installed and wanted)
-trainer.py     ``Trainer`` (the loop), ``evaluate``, ``NonFiniteError``
+divergence.py  ``NonFiniteError``: non-finite or exploding losses, with an honest message
+run_dir.py     run directories: made exclusively, locked (one writer), tidied on resume
+trainer.py     ``Trainer`` (the loop), ``evaluate``
 """
 
 from bptt.train.batches import ArrayBatches as ArrayBatches
@@ -28,5 +30,10 @@ from bptt.train.flow import update_ratios as update_ratios
 from bptt.train.rng_state import generator_from_state as generator_from_state
 from bptt.train.rng_state import generator_state as generator_state
 from bptt.train.tbptt import TruncatedBPTT as TruncatedBPTT
-from bptt.train.trainer import NonFiniteError as NonFiniteError
+from bptt.train.divergence import NonFiniteError as NonFiniteError
+from bptt.train.run_dir import RunDirError as RunDirError
+from bptt.train.run_dir import RunLock as RunLock
+from bptt.train.run_dir import cut_metrics as cut_metrics
+from bptt.train.run_dir import new_run_dir as new_run_dir
+from bptt.train.run_dir import remove_stray_temps as remove_stray_temps
 from bptt.train.trainer import Trainer as Trainer

@@ -9,7 +9,9 @@ One optimizer step:
 with truncated BPTT (k1, k2) splitting a batch into several such steps, stateful streams
 carrying ``state`` between batches as values, evaluation every epoch or every N steps, early
 stopping on a validation metric, ``metrics.jsonl`` events, checkpoints that resume bit for
-bit, and Ctrl-C that finishes the step, saves a checkpoint and reports status "interrupted".
+bit, and Ctrl-C or SIGTERM that finishes the step, saves a checkpoint and reports status
+"interrupted" (``stop_signal`` says which). A diverging run stops with ``NonFiniteError``
+(``divergence.py``).
 ``diagnostics_every`` N adds a gradient-flow event every N steps (``flow.FlowMonitor``).
 """
 
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bptt.io import append_jsonl, atomic_write_json, load_weights, save_weights
-from bptt.nn import Batch
+from bptt.nn import Batch, SequenceRegressor
 from bptt.optim import (
     SCHEDULES,
     clip_grad_norm,
@@ -38,6 +40,7 @@ from bptt.optim import (
 )
 from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
+from bptt.train.divergence import NonFiniteError, check_update, check_validation
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.log import RunLog
@@ -46,10 +49,6 @@ from bptt.train.progress import progress_bar
 from bptt.train.rng_state import generator_from_state, generator_state
 from bptt.train.summary import run_summary
 from bptt.train.tbptt import TruncatedBPTT
-
-
-class NonFiniteError(FloatingPointError):
-    """A loss or gradient became NaN or infinite; the message names the step and parameter."""
 
 
 class Trainer:
@@ -76,6 +75,11 @@ class Trainer:
         self.extra_config = extra_config or {}
         self.vocabulary = vocabulary
         c = config
+        if c.early_stopping_metric == "accuracy" and isinstance(model, SequenceRegressor):
+            raise ValueError(
+                "early_stopping_metric: expected 'loss' for a regressor (it has no accuracy), "
+                "got 'accuracy'"
+            )
         self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **optimizer_kwargs(c))
         self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
         self.schedule = self._make_schedule()
@@ -95,10 +99,12 @@ class Trainer:
             "last_eval": 0,
             "evaluated_at": None,
             "final_metrics": None,
+            "first_loss": None,  # the divergence check's reference
         }
         self.carry = None  # recurrent state flowing between batches of a stateful stream
         self.best_params = None  # the best weights, kept here when there is no run directory
         self._interrupted = False
+        self.stop_signal = None  # signal.SIGINT or SIGTERM when one stopped the run
         self._saved: tuple[str, Path] | None = None  # (counters as JSON, path) of the last save
 
     def _make_schedule(self):
@@ -164,10 +170,16 @@ class Trainer:
     def restore(self, path: str | Path) -> None:
         """Continue exactly where a checkpoint (or the latest one of a run directory) left off."""
         c = ckpt.load_checkpoint(path)
+        ours, theirs = self.extra_config.get("run_id"), c.config.get("run_id")
+        if ours is not None and theirs is not None and ours != theirs:
+            raise ckpt.CheckpointError(
+                f"{c.path}: a checkpoint of run {theirs}, not of this run ({ours}); "
+                "it was copied from another run"
+            )
         self.model.load_state_dict(c.params)
         self.optimizer.load_state_dict(c.optimizer_state)
         self.model.rnn.rng = generator_from_state(c.rng_state)
-        self.counters = {"window": 0, **c.counters}  # checkpoints before "window" have none
+        self.counters = {"window": 0, "first_loss": None, **c.counters}  # older ones lack them
         carry = [c.stream[k] for k in sorted(k for k in c.stream if k.startswith("carry."))]
         self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
         if self.tbptt is not None:
@@ -187,23 +199,12 @@ class Trainer:
         if self.run_dir is not None:
             append_jsonl(self.run_dir / "metrics.jsonl", event)
 
-    def _check_finite(self, loss: float, grads: dict) -> None:
-        step = self.counters["step"] + 1  # the step being taken, numbered as in metrics.jsonl
-        if not math.isfinite(loss):
-            raise NonFiniteError(
-                f"step {step}: the loss is {loss}; the last good checkpoint "
-                "stays in the run directory"
-            )
-        for name, g in grads.items():
-            if not np.isfinite(g).all():
-                raise NonFiniteError(
-                    f"step {step}: non-finite gradient in parameter {name!r}; "
-                    "the last good checkpoint stays in the run directory"
-                )
-
     def _update(self, loss: float, grads: dict, metrics: dict, t0: float) -> None:
-        self._check_finite(loss, grads)
         c, step = self.config, self.counters["step"]
+        first = self.counters["first_loss"]
+        check_update(loss, grads, step + 1, first, c.divergence_factor, self.run_dir)
+        if first is None:
+            self.counters["first_loss"] = loss
         grad_norm = global_norm(grads)
         pending = None if self.flow is None else self.flow.before_step(grads)
         # clip the gradient
@@ -239,6 +240,7 @@ class Trainer:
             return False
         c = self.config
         metrics = evaluate(self.model, self.val_data)
+        check_validation(metrics, self.counters["step"], self.run_dir)
         self.counters.update(evaluated_at=self.counters["step"], final_metrics=metrics)
         self._log(
             {
@@ -268,8 +270,8 @@ class Trainer:
 
     # ----- the loop -------------------------------------------------------------------------
 
-    def _on_sigint(self, signum, frame) -> None:
-        self._interrupted = True
+    def _on_signal(self, signum, frame) -> None:
+        self._interrupted, self.stop_signal = True, signum
 
     def fit(self, test: Callable | None = None) -> dict:
         """Train; returns the summary, also written to summary.json in the run directory.
@@ -281,9 +283,10 @@ class Trainer:
             atomic_write_json(self.run_dir / "config.json", self.config_dict())
             if self.vocabulary is not None:
                 atomic_write_json(self.run_dir / "vocabulary.json", self.vocabulary)
-        old_handler = None
+        old_handlers = {}
         try:
-            old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                old_handlers[sig] = signal.signal(sig, self._on_signal)
         except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
             pass
         c, n = self.config, len(self.train_data)
@@ -293,8 +296,8 @@ class Trainer:
             status = self._loop(bar)
         finally:
             bar.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
         if (
             self.val_data is not None
             and status != "interrupted"
