@@ -3,7 +3,8 @@
 The stack (docs/ARCHITECTURE.md), bottom to top; a module imports only from its own
 subpackage and from lower levels:
 
-    0  checks, bounded, io      1  nn      2  data, optim      3  train      4  tasks      5  insight
+    0  checks, bounded (0.5: io)      1  nn      2  data, optim      3  train      4  tasks
+    5  insight
     6  cli             (the package root, bptt/__init__.py and __main__.py, sits above all)
 
 Inside ``nn`` the fused kernels import the cells, never the reverse.

@@ -22,6 +22,7 @@ from bptt.train.checkpoint import load_checkpoint as load_checkpoint
 from bptt.train.checkpoint import save_checkpoint as save_checkpoint
 from bptt.train.config import TrainConfig as TrainConfig
 from bptt.train.config import option_table as option_table
+from bptt.train.divergence import NonFiniteError as NonFiniteError
 from bptt.train.evaluate import evaluate as evaluate
 from bptt.train.flow import FlowMonitor as FlowMonitor
 from bptt.train.flow import gradient_flow_profile as gradient_flow_profile
@@ -29,11 +30,10 @@ from bptt.train.flow import mean_row_norms as mean_row_norms
 from bptt.train.flow import update_ratios as update_ratios
 from bptt.train.rng_state import generator_from_state as generator_from_state
 from bptt.train.rng_state import generator_state as generator_state
-from bptt.train.tbptt import TruncatedBPTT as TruncatedBPTT
-from bptt.train.divergence import NonFiniteError as NonFiniteError
 from bptt.train.run_dir import RunDirError as RunDirError
 from bptt.train.run_dir import RunLock as RunLock
 from bptt.train.run_dir import cut_metrics as cut_metrics
 from bptt.train.run_dir import new_run_dir as new_run_dir
 from bptt.train.run_dir import remove_stray_temps as remove_stray_temps
+from bptt.train.tbptt import TruncatedBPTT as TruncatedBPTT
 from bptt.train.trainer import Trainer as Trainer

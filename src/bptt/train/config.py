@@ -11,9 +11,8 @@ whose default is None is "off", shown and given as 0 on the command line:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 from bptt.checks import check_positive_int, is_integer
 

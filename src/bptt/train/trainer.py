@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import signal
 import sys
 import time
@@ -40,7 +39,7 @@ from bptt.optim import (
 )
 from bptt.train import checkpoint as ckpt
 from bptt.train.config import TrainConfig
-from bptt.train.divergence import NonFiniteError, check_update, check_validation
+from bptt.train.divergence import check_update, check_validation
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.log import RunLog
