@@ -16,9 +16,11 @@ from bptt.train.batches import StreamBatches as StreamBatches
 from bptt.train.batches import epoch_order as epoch_order
 from bptt.train.checkpoint import Checkpoint as Checkpoint
 from bptt.train.checkpoint import CheckpointError as CheckpointError
+from bptt.train.checkpoint import complete_checkpoints as complete_checkpoints
 from bptt.train.checkpoint import find_checkpoint as find_checkpoint
 from bptt.train.checkpoint import list_checkpoints as list_checkpoints
 from bptt.train.checkpoint import load_checkpoint as load_checkpoint
+from bptt.train.checkpoint import point_latest as point_latest
 from bptt.train.checkpoint import save_checkpoint as save_checkpoint
 from bptt.train.config import TrainConfig as TrainConfig
 from bptt.train.config import option_table as option_table
@@ -32,6 +34,7 @@ from bptt.train.rng_state import generator_from_state as generator_from_state
 from bptt.train.rng_state import generator_state as generator_state
 from bptt.train.run_dir import RunDirError as RunDirError
 from bptt.train.run_dir import RunLock as RunLock
+from bptt.train.run_dir import check_new_run_dir as check_new_run_dir
 from bptt.train.run_dir import cut_metrics as cut_metrics
 from bptt.train.run_dir import new_run_dir as new_run_dir
 from bptt.train.run_dir import remove_stray_temps as remove_stray_temps

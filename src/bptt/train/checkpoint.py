@@ -314,6 +314,18 @@ def _is_complete(ckpt_dir: Path) -> bool:
     )
 
 
+def complete_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The run's checkpoints that look whole (a manifest, every file at its size), by step."""
+    return [p for p in list_checkpoints(run_dir) if _is_complete(p)]
+
+
+def point_latest(ckpt_dir: str | os.PathLike) -> None:
+    """Make ``latest.json`` name the checkpoint ``ckpt_dir`` (a roll-back to it)."""
+    ckpt_dir = Path(ckpt_dir)
+    step = _read_manifest(ckpt_dir)["step"]
+    atomic_write_json(ckpt_dir.parent / LATEST, {"path": ckpt_dir.name, "step": step})
+
+
 def find_checkpoint(path: str | os.PathLike) -> Path:
     """The checkpoint directory meant by ``path``: a checkpoint directory itself, or a run
     directory, whose ``checkpoints/latest.json`` names it, else its highest complete step."""
