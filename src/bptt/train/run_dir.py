@@ -61,9 +61,9 @@ def check_new_run_dir(path: Path | None) -> None:
     """Before any work: refuse a ``--run-dir`` that a new run must not write into."""
     if path is None:
         return
-    path = Path(path)
-    if str(path) == "":
+    if isinstance(path, str) and not path.strip():  # Path("") would be the current folder
         raise RunDirError("--run-dir: expected a directory, got an empty path")
+    path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunDirError(f"--run-dir: {path} exists and is not a directory")
     if path.is_dir():
