@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bptt.train import RunLock
-from helpers import TINY_ADDITION, assert_usage_error, read_metrics, train_steps
+from helpers import assert_usage_error, read_metrics, train_steps
 
 SMALL = ["--train-size", 64, "--test-size", 20, "--hidden-size", 4, "--batch-size", 16]
 
@@ -182,8 +182,8 @@ def test_a_diverging_run_exits_1_and_names_the_checkpoint_honestly(tmp_path, cli
 def test_a_relative_text_is_stored_absolute_and_checked_later(tmp_path, cli, monkeypatch):
     (tmp_path / "med.txt").write_text("to be or not to be, that is the question. " * 40)
     run = tmp_path / "run"
-    rc, _, err = cli("train", "text", "--text", "med.txt", "--hidden-size", 8, "--num-layers", 1,
-                     "--seq-len", 10, "--batch-size", 4, "--epochs", 1, "--run-dir", run)  # fmt: skip
+    tiny = ["--hidden-size", 8, "--num-layers", 1, "--seq-len", 10, "--batch-size", 4]
+    rc, _, err = cli("train", "text", "--text", "med.txt", *tiny, "--epochs", 1, "--run-dir", run)
     assert rc == 0, err
     saved = json.loads((run / "config.json").read_text())
     assert saved["options"]["text"] == str(tmp_path / "med.txt")
