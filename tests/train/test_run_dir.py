@@ -164,3 +164,12 @@ def test_accuracy_cannot_pick_the_best_model_of_a_regressor():
     model = SequenceRegressor("rnn_tanh", 2, 3, 1, dtype=np.float64, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="early_stopping_metric: expected 'loss' for a regressor"):
         Trainer(model, TrainConfig(early_stopping_metric="accuracy"), addition_data())
+
+
+def test_a_checkpoint_missing_its_counters_is_refused_by_name(tmp_path):
+    from bptt.train import CheckpointError
+
+    _save(tmp_path, 1)  # counters {"step": 1} only
+    trainer = Trainer(addition_model(), TrainConfig(epochs=1), addition_data(), progress=False)
+    with pytest.raises(CheckpointError, match=r"state\.json: expected the non-negative integer"):
+        trainer.restore(tmp_path)

@@ -7,6 +7,7 @@ flow.py        ``FlowMonitor``: the gradient flow every N steps, in metrics.json
 checkpoint.py  the checkpoint format: save, verify, load, resume exactly
 progress.py    the progress bar (tqdm, when installed and wanted)
 divergence.py  ``NonFiniteError``: non-finite or exploding losses, with an honest message
+resume.py      what a checkpoint must hold to continue a run (its run id, its counters)
 run_dir.py     run directories: made exclusively, locked (one writer), tidied on resume
 trainer.py     ``Trainer`` (the loop), ``evaluate``
 """

@@ -45,6 +45,7 @@ from bptt.train.flow import FlowMonitor
 from bptt.train.log import RunLog
 from bptt.train.optimizer_options import optimizer_kwargs
 from bptt.train.progress import progress_bar
+from bptt.train.resume import check_resumable
 from bptt.train.rng_state import generator_from_state, generator_state
 from bptt.train.summary import run_summary
 from bptt.train.tbptt import TruncatedBPTT
@@ -169,12 +170,7 @@ class Trainer:
     def restore(self, path: str | Path) -> None:
         """Continue exactly where a checkpoint (or the latest one of a run directory) left off."""
         c = ckpt.load_checkpoint(path)
-        ours, theirs = self.extra_config.get("run_id"), c.config.get("run_id")
-        if ours is not None and theirs is not None and ours != theirs:
-            raise ckpt.CheckpointError(
-                f"{c.path}: a checkpoint of run {theirs}, not of this run ({ours}); "
-                "it was copied from another run"
-            )
+        check_resumable(c, self.extra_config.get("run_id"))
         self.model.load_state_dict(c.params)
         self.optimizer.load_state_dict(c.optimizer_state)
         self.model.rnn.rng = generator_from_state(c.rng_state)
