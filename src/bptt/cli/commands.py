@@ -151,6 +151,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.run_dir = run_dir  # only now: everything above is checked and nothing written
         if args.resume is None:
             check_new_run_dir(run_dir)  # again, holding the lock: no other run got in first
+            remove_stray_temps(run_dir)  # a try killed before it wrote config.json
         else:
             _restore(trainer, args, run_dir)
         summary = trainer.fit(test=lambda best: test_metrics(task, best, data))

@@ -48,7 +48,10 @@ def _check_new(path: Path) -> None:
             f"--run-dir: {path} already holds a run; use --resume to continue it "
             "or choose another directory"
         )
-    others = sorted(p.name for p in path.iterdir() if p.name != LOCK)
+    # the lock and a killed writer's temporary files do not make a folder someone else's
+    others = sorted(
+        p.name for p in path.iterdir() if p.name != LOCK and not TEMP_FILE.fullmatch(p.name)
+    )
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         raise RunDirError(
