@@ -32,7 +32,7 @@ LEVELS = {
 TOP = 7  # bptt itself: __init__.py re-exports every subpackage
 FORBIDDEN_INSIDE = [("nn.cells", "nn.kernels")]  # (importer prefix, imported prefix)
 # imported inside a function on purpose: optional extras, and what only one path needs
-LAZY_OK = ("matplotlib", "numba", "safetensors", "tqdm", "urllib")
+LAZY_OK = ("fcntl", "matplotlib", "numba", "safetensors", "tqdm", "urllib")
 MAX_LINES = 400
 
 
