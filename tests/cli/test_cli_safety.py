@@ -214,3 +214,11 @@ def test_a_config_without_task_or_options_is_a_clear_error(tmp_path, cli, config
     ):
         rc, _, err = cli(*argv)
         assert_usage_error(rc, err, "config.json")
+
+
+def test_a_toml_config_that_is_not_utf8_or_nested_too_deeply_is_named(tmp_path, cli):
+    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe")
+    (tmp_path / "deep.toml").write_text("a = " + "[" * 5000 + "]" * 5000)
+    for name, words in (("bad.toml", "not UTF-8"), ("deep.toml", "nested too deeply")):
+        rc, _, err = cli("train", "addition", "--config", tmp_path / name)
+        assert_usage_error(rc, err, name, words)

@@ -42,7 +42,11 @@ def load_toml(path: Path, known: dict) -> dict:
         raise UsageError(f"--config: {path} is not UTF-8 text ({e.reason})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"--config: {path} is not valid TOML: {e}") from None
-    except (ValueError, RecursionError) as e:
+    except RecursionError:
+        raise UsageError(
+            f"--config: {path} is not valid TOML for bptt: nested too deeply"
+        ) from None
+    except ValueError as e:
         raise UsageError(f"--config: {e}") from None
     unknown = sorted(set(values) - set(known))
     if unknown:
