@@ -222,3 +222,13 @@ def test_a_toml_config_that_is_not_utf8_or_nested_too_deeply_is_named(tmp_path, 
     for name, words in (("bad.toml", "not UTF-8"), ("deep.toml", "nested too deeply")):
         rc, _, err = cli("train", "addition", "--config", tmp_path / name)
         assert_usage_error(rc, err, name, words)
+
+
+def test_resume_refuses_fewer_epochs_than_the_checkpoint_has_done(tmp_path, cli):
+    run = tmp_path / "run"
+    _train(cli, run, "--epochs", 2)
+    before = (run / "config.json").read_bytes()
+    rc, _, err = cli("train", "--resume", run, "--epochs", 1)
+    last = err.strip().splitlines()[-1]  # after the "resumed from" line of the log
+    assert_usage_error(rc, last, "--resume", "epoch 2", "--epochs")
+    assert (run / "config.json").read_bytes() == before

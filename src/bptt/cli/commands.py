@@ -118,6 +118,13 @@ def _restore(trainer: Trainer, args: argparse.Namespace, run_dir: Path) -> None:
                 f"--resume {older}"
             ) from e
         raise
+    c, done = trainer.config, trainer.counters
+    if c.epochs < done["epoch"] or (c.max_steps is not None and c.max_steps < done["step"]):
+        raise UsageError(
+            f"--resume: the checkpoint is at epoch {done['epoch']}, step {done['step']}; "
+            f"expected --epochs and --max-steps at least that, got {c.epochs} and "
+            f"{c.max_steps or 0}"
+        )
     if chosen is not None:
         point_latest(chosen)
     dropped = cut_metrics(run_dir, trainer.counters["step"])
