@@ -3,7 +3,8 @@
 The stack (docs/ARCHITECTURE.md), bottom to top; a module imports only from its own
 subpackage and from lower levels:
 
-    0  checks, io      1  nn      2  data, optim      3  train      4  tasks      5  insight
+    0  checks, bounded (0.5: io)      1  nn      2  data, optim      3  train      4  tasks
+    5  insight
     6  cli             (the package root, bptt/__init__.py and __main__.py, sits above all)
 
 Inside ``nn`` the fused kernels import the cells, never the reverse.
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "bptt"
 LEVELS = {
     "checks": 0,
-    "io": 0,
+    "bounded": 0,
+    "io": 0.5,  # reads through bounded
     "nn": 1,
     "data": 2,
     "optim": 2,
@@ -30,7 +32,7 @@ LEVELS = {
 TOP = 7  # bptt itself: __init__.py re-exports every subpackage
 FORBIDDEN_INSIDE = [("nn.cells", "nn.kernels")]  # (importer prefix, imported prefix)
 # imported inside a function on purpose: optional extras, and what only one path needs
-LAZY_OK = ("matplotlib", "mpi4py", "numba", "safetensors", "tqdm", "urllib")
+LAZY_OK = ("fcntl", "matplotlib", "mpi4py", "numba", "safetensors", "tqdm", "urllib")
 MAX_LINES = 400
 
 

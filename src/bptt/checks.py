@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -110,6 +113,10 @@ def load_arrays_into(params: dict, state_dict: dict) -> None:
     Values of another real dtype are converted to the parameter's, as torch's
     ``load_state_dict`` does (``param.copy_(value)``): float64 values loaded into a float32
     layer are rounded to float32, float32 values into a float64 layer widened exactly."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"state_dict: expected a dict of name -> array, got {type(state_dict).__name__}"
+        )
     problems = array_dict_problems(params, state_dict, convert=True)
     if problems:
         raise ValueError("load_state_dict: " + "; ".join(problems))
@@ -123,3 +130,17 @@ def assert_grads_match(grads: dict, params: dict) -> None:
     for name, p in params.items():
         g = grads[name]
         assert g.shape == p.shape and g.dtype == p.dtype, (name, g.shape, g.dtype, p.shape, p.dtype)
+
+
+def check_memory(name: str, value, entries: int, dtype) -> None:
+    """Refuse, before allocating, parameters that would not fit in this machine's memory."""
+    need = int(entries) * np.dtype(dtype).itemsize
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no figure to compare with
+        return
+    if need > have:
+        raise ValueError(
+            f"{name}: expected a size whose parameters fit in memory, got {value}: "
+            f"{need / 1e9:.1f} GB of parameters, more than this machine's {have / 1e9:.1f} GB"
+        )

@@ -31,6 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.bounded import JSON_LIMIT, JSONL_LIMIT, open_regular, read_bounded, read_exactly
+
+# safetensors refuses a header over 100 MB; so does bptt, before reading it
+SAFETENSORS_HEADER_LIMIT = 100_000_000
+
 # The dtypes that safetensors, numpy and torch all share.
 WEIGHT_DTYPES = frozenset(
     map(
@@ -156,6 +161,8 @@ def json_from_bytes(data: bytes, source: str | os.PathLike = "<bytes>"):
         raise ValueError(
             f"{source}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         ) from e
+    except RecursionError:
+        raise ValueError(f"{source}: not valid JSON for bptt: nested too deeply") from None
     except ValueError as e:
         raise ValueError(f"{source}: not valid JSON: {e}") from e
 
@@ -166,10 +173,11 @@ def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     return atomic_write_bytes(path, json_bytes(obj, what=str(path)))
 
 
-def read_json(path: str | os.PathLike):
-    """Read a JSON file; ValueError naming the file when it is not valid JSON."""
+def read_json(path: str | os.PathLike, limit: int = JSON_LIMIT):
+    """Read a JSON file of at most ``limit`` bytes; ValueError naming the file when it is not
+    a regular file, too large, or not valid JSON."""
     path = Path(path)
-    return json_from_bytes(path.read_bytes(), path)
+    return json_from_bytes(read_bounded(path, limit, "JSON file"), path)
 
 
 def _drop_cut_line(f, path: Path) -> None:
@@ -215,7 +223,7 @@ def read_jsonl(path: str | os.PathLike) -> list:
     """All records of a JSONL file. A last line without its newline that does not parse is a
     write cut short by a crash and is skipped; any other bad line is an error naming it."""
     path = Path(path)
-    data = path.read_bytes()
+    data = read_bounded(path, JSONL_LIMIT, "JSONL file")
     lines = data.split(b"\n")
     records = []
     for i, line in enumerate(lines, start=1):
@@ -298,5 +306,38 @@ def save_weights(
 def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a safetensors file; CorruptFileError naming it when it is truncated or corrupted.
     (A changed byte inside an array's data is only caught by a checkpoint's manifest.)"""
+    require_safetensors()  # the install hint before any read
     path = Path(path)
-    return weights_from_bytes(path.read_bytes(), path)
+    return weights_from_bytes(read_weights_file(path), path)
+
+
+def read_weights_file(path: Path) -> bytes:
+    """The bytes of a safetensors file, read only as far as its header allows: a regular file,
+    a header of at most 100 MB, and a file exactly as long as the header's last offset says."""
+    with open_regular(path, "weights file") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 2 <= n <= min(SAFETENSORS_HEADER_LIMIT, size - 8):
+            raise CorruptFileError(
+                f"{path}: not a readable safetensors file (header size {n} in a file of "
+                f"{size} bytes); it is truncated or corrupted"
+            )
+        header = f.read(n)
+        try:
+            entries = json.loads(header.decode("utf-8"))
+            end = max(
+                [int(e["data_offsets"][1]) for k, e in entries.items() if k != "__metadata__"],
+                default=0,
+            )
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+            raise CorruptFileError(
+                f"{path}: not a readable safetensors file (its header is not valid); "
+                "it is truncated or corrupted"
+            ) from None
+        if size != 8 + n + end:
+            raise CorruptFileError(
+                f"{path}: not a readable safetensors file ({size} bytes, but its header "
+                f"says {8 + n + end}); it is truncated or has trailing bytes"
+            )
+        return head + header + read_exactly(f, end, str(path))

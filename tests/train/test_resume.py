@@ -122,7 +122,7 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path):
     def loss_and_grads(batch, state=None):
         calls[0] += 1
         if calls[0] == 3:
-            trainer._on_sigint(signal.SIGINT, None)
+            trainer._on_signal(signal.SIGINT, None)
         return original(batch, state)
 
     model.loss_and_grads = loss_and_grads
@@ -130,7 +130,7 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path):
     assert summary["status"] == "interrupted" and summary["steps"] == 3
     assert load_checkpoint(tmp_path / "b").step == 3
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["status"] == "interrupted"
-    assert signal.getsignal(signal.SIGINT) is not trainer._on_sigint  # the handler is put back
+    assert signal.getsignal(signal.SIGINT) is not trainer._on_signal  # the handler is put back
 
     model_c = addition_model(seed=7)
     _, summary = resumed(

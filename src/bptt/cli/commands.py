@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import platform
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -37,7 +39,10 @@ from bptt.io import atomic_write_bytes, json_text, require_safetensors
 from bptt.nn import ALIASES, CELLS, make_recurrent, resolve_backend
 from bptt.tasks import (
     TASKS,
+    absolute_data_paths,
     build_model,
+    check_fingerprints,
+    fingerprints,
     get_task,
     load_run,
     predict_sum,
@@ -46,24 +51,38 @@ from bptt.tasks import (
     test_metrics,
     used_options,
 )
-from bptt.train import Communicator, TrainConfig, Trainer, agreed, launched_world_size
+from bptt.train import (
+    CheckpointError,
+    Communicator,
+    RunLock,
+    TrainConfig,
+    Trainer,
+    agreed,
+    check_new_run_dir,
+    complete_checkpoints,
+    cut_metrics,
+    launched_world_size,
+    list_checkpoints,
+    new_run_dir,
+    point_latest,
+    remove_stray_temps,
+)
+from bptt.train.checkpoint import CHECKPOINTS, STEP_DIR
 
 
-def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path]:
-    """(task, resolved options, run directory) of a new run or of the run to resume."""
+def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path | None, dict]:
+    """(task, resolved options, run directory or None for a new default one, what config.json
+    keeps beside them) of a new run or of the run to resume."""
     if args.resume is None:
         if args.task is None:
             raise UsageError(f"train: expected a task ({', '.join(TASKS)}) or --resume RUN")
-        run_dir = args.run_dir or Path("runs") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (run_dir / "config.json").exists():
-            raise UsageError(
-                f"--run-dir: {run_dir} already holds a run; use --resume "
-                "to continue it or choose another directory"
-            )
-        return args.task, resolve_options(args.task, args), run_dir
-    if not (args.resume / "config.json").is_file():
-        raise UsageError(f"--resume: expected a run directory with config.json, got {args.resume}")
-    saved = read_run_config(args.resume)
+        check_new_run_dir(args.run_dir)
+        options = absolute_data_paths(resolve_options(args.task, args))
+        return args.task, options, args.run_dir, {"run_id": secrets.token_hex(8)}
+    run_dir, _ = _resume_target(args.resume)
+    if not (run_dir / "config.json").is_file():
+        raise UsageError(f"--resume: expected a run directory with config.json, got {run_dir}")
+    saved = read_run_config(run_dir)
     given = {k: v for k, v in vars(args).items() if k in saved["options"] and v is not None}
     if args.config is not None:  # the file's values count as given, under the flags
         given = {**load_toml(args.config, saved["options"]), **given}
@@ -74,20 +93,72 @@ def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path]:
         for k, v in given.items()
         if k not in ("epochs", "max_steps") and not _same(v, saved["options"][k])
     )
-    moved = args.run_dir is not None and args.run_dir.resolve() != args.resume.resolve()
+    moved = args.run_dir is not None and args.run_dir.resolve() != run_dir.resolve()
     if changed or moved:
         flags = [
             f"--{k.replace('_', '-')} {given[k]} (the run's: {saved['options'][k]})"
             for k in changed
         ]
-        flags += [f"--run-dir {args.run_dir} (the run's: {args.resume})"] if moved else []
+        flags += [f"--run-dir {args.run_dir} (the run's: {run_dir})"] if moved else []
         raise UsageError(
             "--resume continues a run with its saved options; only --epochs and "
             f"--max-steps may change, got {', '.join(flags)}"
         )
     if args.task not in (None, saved["task"]):
         raise UsageError(f"--resume: expected task {saved['task']} (the run's), got {args.task}")
-    return saved["task"], {**saved["options"], **given}, args.resume
+    check_fingerprints(saved.get("data"), str(run_dir / "config.json"))
+    kept = {k: saved[k] for k in ("run_id", "data") if k in saved}
+    return saved["task"], {**saved["options"], **given}, run_dir, kept
+
+
+def _resume_target(path: Path) -> tuple[Path, Path | None]:
+    """(run directory, checkpoint or None for its latest) of ``--resume RUN`` or of
+    ``--resume RUN/checkpoints/step-N`` (a roll-back to an older checkpoint)."""
+    if STEP_DIR.fullmatch(path.name) and path.parent.name == CHECKPOINTS:
+        return path.parent.parent, path
+    return path, None
+
+
+def _restore(trainer: Trainer, args: argparse.Namespace, run_dir: Path, tidy: bool = True) -> None:
+    """Tidy the run (stray temporary files, events after the checkpoint; with ``tidy``, rank 0
+    of a job) and restore its checkpoint; a run stopped before its first checkpoint starts
+    afresh from its config."""
+    if tidy:
+        remove_stray_temps(run_dir)
+    _, chosen = _resume_target(args.resume)
+    if chosen is None and not list_checkpoints(run_dir):
+        if not tidy:
+            return
+        _stderr(f"{run_dir}: no checkpoint saved yet; starting the run afresh from its config")
+        cut_metrics(run_dir, 0)
+        for name in ("model.safetensors", "summary.json"):  # a previous try's, not this one's
+            (run_dir / name).unlink(missing_ok=True)
+        return
+    try:
+        trainer.restore(chosen or run_dir)
+    except CheckpointError as e:
+        intact = [p.name for p in complete_checkpoints(run_dir) if p != chosen]
+        if intact:
+            older = f"{run_dir / CHECKPOINTS / intact[-1]}"
+            raise CheckpointError(
+                f"{e}; intact checkpoints: {', '.join(intact)}; resume from one with "
+                f"--resume {older}"
+            ) from e
+        raise
+    c, done = trainer.config, trainer.counters
+    if c.epochs < done["epoch"] or (c.max_steps is not None and c.max_steps < done["step"]):
+        raise UsageError(
+            f"--resume: the checkpoint is at epoch {done['epoch']}, step {done['step']}; "
+            f"expected --epochs and --max-steps at least that, got {c.epochs} and "
+            f"{c.max_steps or 0}"
+        )
+    if not tidy:
+        return
+    if chosen is not None:
+        point_latest(chosen)
+    dropped = cut_metrics(run_dir, trainer.counters["step"])
+    if dropped:
+        _stderr(f"metrics.jsonl: dropped {dropped} events after step {trainer.counters['step']}")
 
 
 def _same(given, saved) -> bool:
@@ -120,8 +191,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     comm = _communicator(args)
     rank = 0 if comm is None else comm.rank
     # every rank sets up; an error on any rank stops all before any file is written
-    task, options, run_dir = agreed(comm, lambda: _run_options(args))
-    config = TrainConfig.from_options(options)
+    task, options, run_dir, kept = agreed(comm, lambda: _run_options(args))
+    if comm is not None and "run_id" in kept:  # rank 0's id names the run on every rank
+        kept["run_id"] = comm.allgather_json(kept["run_id"])[0]
+    config = TrainConfig.from_options(options)  # every option checked before a file is written
     if rank == 0:
         print(f"bptt train {task}: " + _config_text(used_options(task, options)))
 
@@ -129,24 +202,38 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = get_task(task).load(options, config.seed)
         model = build_model(data, options, np.random.default_rng([config.seed, 3000]))
         vocab = None if data.vocabulary is None else {"chars": "".join(data.vocabulary.chars)}
+        if args.resume is None:
+            kept["data"] = fingerprints(task, options)
         trainer = Trainer(
             model,
             config,
             data.train,
             data.validation,
-            run_dir=run_dir,
             progress=False if args.quiet else args.progress,
             vocabulary=vocab,
-            extra_config={"task": task, "options": options},
+            extra_config={"task": task, "options": options, **kept},
             quiet=args.quiet,
             comm=comm,
         )
-        if args.resume is not None:
-            trainer.restore(run_dir)
         return data, model, trainer
 
     data, model, trainer = agreed(comm, setup)
-    summary = trainer.fit(test=lambda best: test_metrics(task, best, data))
+    if rank == 0 and args.resume is None:
+        run_dir = new_run_dir(run_dir, task)
+    if comm is not None:  # rank 0 named the new run directory
+        run_dir = Path(comm.allgather_json(str(run_dir))[0])
+    with RunLock(run_dir) if rank == 0 else contextlib.nullcontext():
+        trainer.run_dir = run_dir  # only now: everything above is checked and nothing written
+
+        def tidy():
+            if rank == 0 and args.resume is None:
+                check_new_run_dir(run_dir)  # again, holding the lock: no other run got in first
+                remove_stray_temps(run_dir)  # a try killed before it wrote config.json
+            elif args.resume is not None:
+                _restore(trainer, args, run_dir, tidy=rank == 0)
+
+        agreed(comm, tidy)
+        summary = trainer.fit(test=lambda best: test_metrics(task, best, data))
     if rank > 0:  # rank 0 prints for the job
         return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
     if task == "addition" and "test" in summary:
@@ -159,7 +246,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     print(json.dumps(summary, sort_keys=True))
     print(f"run directory: {run_dir}")
-    return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
+    if summary["status"] == "interrupted":
+        return 128 + trainer.stop_signal if trainer.stop_signal else EXIT_INTERRUPTED
+    return 0
 
 
 def _config_text(options: dict, width: int = 100) -> str:

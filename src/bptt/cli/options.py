@@ -12,6 +12,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
+from bptt.bounded import TOML_LIMIT, read_bounded
 from bptt.nn import cell_name
 from bptt.tasks import default_options, get_task
 
@@ -45,11 +46,20 @@ def canonical(options: dict) -> dict:
 
 def load_toml(path: Path, known: dict) -> dict:
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_bounded(path, TOML_LIMIT, "TOML file")
+        values = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"--config: no such file: {path}") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"--config: {path} is not UTF-8 text ({e.reason})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"--config: {path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(
+            f"--config: {path} is not valid TOML for bptt: nested too deeply"
+        ) from None
+    except ValueError as e:
+        raise UsageError(f"--config: {e}") from None
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise UsageError(f"--config: unknown keys in {path}: {', '.join(unknown)}")

@@ -26,6 +26,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _nonempty_path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty path")
+    return Path(text)
+
+
 def _add_option(group, name: str, default, help_text: str, task_defaults: dict) -> None:
     flag = "--" + name.replace("_", "-")
     per_task = {t: d[name] for t, d in task_defaults.items() if name in d}
@@ -74,13 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--run-dir",
-        type=Path,
+        type=_nonempty_path,
         default=None,
         help="where to write the run (default: runs/TASK-TIMESTAMP)",
     )
     train.add_argument(
         "--resume",
-        type=Path,
+        type=_nonempty_path,
         default=None,
         metavar="RUN",
         help="continue the run in this directory from its latest checkpoint "

@@ -22,20 +22,50 @@ from math import prod
 
 import numpy as np
 
+from bptt.bounded import open_regular, read_exactly
+
 UBYTE = 0x08
+IDX_LIMIT = 512 << 20  # bytes of payload; MNIST's largest file holds 47,040,000
 
 
-def read_idx_bytes(path: str | os.PathLike) -> bytes:
-    """The raw (unpacked) IDX bytes of ``path``; a name ending in ``.gz`` is decompressed."""
-    path = os.fspath(path)
-    if not path.endswith(".gz"):
-        with open(path, "rb") as f:
-            return f.read()
+def read_idx_bytes(path: str | os.PathLike, limit: int = IDX_LIMIT) -> bytes:
+    """The raw (unpacked) IDX bytes of ``path``; a name ending in ``.gz`` is decompressed.
+
+    The file must be a regular file; it is read (and decompressed) as a stream only as far as
+    its header allows: the header, then the payload size it announces (at most ``limit``
+    bytes), then one byte to see that nothing trails. A gzip bomb is refused at that byte."""
+    name = os.fspath(path)
+    raw = open_regular(path, "IDX file")
     try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
+        if not name.endswith(".gz"):  # the whole file, whose size is known, up to the limit
+            return read_exactly(raw, min(os.fstat(raw.fileno()).st_size, limit + 1024 + 1), name)
+        with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+            return _read_stream(f, name, limit)
     except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(f"{path}: expected a valid gzip file, got a corrupt one ({e})") from e
+        raise ValueError(f"{name}: expected a valid gzip file, got a corrupt one ({e})") from e
+    finally:
+        raw.close()
+
+
+def _read_stream(f, source: str, limit: int) -> bytes:
+    """Header, announced payload and a check for trailing bytes, from the stream ``f``."""
+    head = f.read(4)
+    if len(head) < 4:
+        return head  # parse_idx names what is missing
+    k = head[3]
+    dims = f.read(4 * k)
+    if len(dims) < 4 * k:
+        return head + dims
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(k))
+    size = prod(shape)
+    if size > limit:
+        raise ValueError(
+            f"{source}: expected an IDX payload of at most {limit:,} bytes, got a header "
+            f"announcing shape {shape} ({size:,} bytes)"
+        )
+    # one byte past the payload is enough for parse_idx to call the rest trailing bytes (the
+    # count it gives is then the payload's plus one)
+    return head + dims + f.read(size + 1)
 
 
 def parse_idx(data: bytes, source: str = "<bytes>", ndim: int | None = None) -> np.ndarray:

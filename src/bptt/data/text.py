@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.bounded import TEXT_LIMIT, read_bounded
 from bptt.checks import check_nonnegative_int, check_positive_int
 
 SAMPLE_TEXT = Path(__file__).with_name("sample.txt")  # the Shakespeare sample the package ships
@@ -114,10 +115,10 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
 
 
-def load_text(path: str | os.PathLike) -> str:
-    """The UTF-8 text of ``path``, exactly as stored (no newline translation)."""
-    with open(path, "rb") as f:
-        raw = f.read()
+def load_text(path: str | os.PathLike, limit: int = TEXT_LIMIT) -> str:
+    """The UTF-8 text of ``path``, exactly as stored (no newline translation); a regular file
+    of at most ``limit`` bytes (``bptt.bounded.TEXT_LIMIT``, 256 MiB, by default)."""
+    raw = read_bounded(path, limit, "text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -115,6 +115,19 @@ class Embedding(Parameterized):
 
     def backward(self, dv: np.ndarray, ids: np.ndarray) -> tuple[None, dict[str, np.ndarray]]:
         """dv (..., E) -> (None, grads); integer inputs have no gradient."""
+        ids = np.asarray(ids)
+        if not np.issubdtype(ids.dtype, np.integer) or (
+            ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings)
+        ):
+            raise ValueError(
+                f"ids: expected the integer ids of forward, in [0, {self.num_embeddings}), "
+                f"got {ids.dtype} ids" + (f" from {ids.min()} to {ids.max()}" if ids.size else "")
+            )
+        if np.shape(dv) != ids.shape + (self.embedding_dim,):
+            raise ValueError(
+                f"dv: expected shape {ids.shape + (self.embedding_dim,)} (ids + (E,)), "
+                f"got {np.shape(dv)}"
+            )
         dW = np.zeros_like(self.params["weight"])  # (V, E)
         np.add.at(dW, ids.reshape(-1), dv.reshape(-1, self.embedding_dim))
         return None, {"weight": dW}

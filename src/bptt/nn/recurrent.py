@@ -57,6 +57,7 @@ class RecurrentCache:
     dropout_masks: list[np.ndarray | None]  # applied to the output of layer l (l < L-1)
     reverse_index: np.ndarray | None  # (T, N) time index that reverses each sequence in place
     batch_first: bool
+    cell: str = ""  # the name of the cell that made it: another cell's cache is refused
 
 
 class Recurrent(Parameterized):
@@ -94,6 +95,11 @@ class Recurrent(Parameterized):
         self.dtype = check.check_dtype(dtype)
         self.backend = kernels.resolve_backend(backend, self.dtype)
         self.cell = kernels.with_backend(cell, self.backend)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng: expected a numpy.random.Generator or None, got {type(rng).__name__}; "
+                "pass numpy.random.default_rng(seed)"
+            )
         self.rng = rng if rng is not None else np.random.default_rng()
         self.training = True
         self.params = self._init_params()
@@ -108,6 +114,15 @@ class Recurrent(Parameterized):
         """PyTorch's default U(-1/sqrt(H), 1/sqrt(H)), in PyTorch's parameter order."""
         H, GH = self.hidden_size, self.cell.num_gates * self.hidden_size
         bound = 1.0 / np.sqrt(H)
+        check.check_memory(
+            "hidden_size",
+            H,
+            self.num_layers
+            * self.num_directions
+            * GH
+            * (self.input_size + H * self.num_directions + 2),
+            self.dtype,
+        )
         params = {}
         for layer in range(self.num_layers):
             D = self.input_size if layer == 0 else H * self.num_directions
@@ -211,7 +226,11 @@ class Recurrent(Parameterized):
             masks.append(mask)
         output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         state = tuple(finals) if self.cell.num_states == 2 else finals[0]
-        return output, state, RecurrentCache(scans, masks, reverse_index, self.batch_first)
+        return (
+            output,
+            state,
+            RecurrentCache(scans, masks, reverse_index, self.batch_first, self.cell.name),
+        )
 
     __call__ = forward
 
@@ -234,6 +253,13 @@ class Recurrent(Parameterized):
                 "cache: expected the RecurrentCache returned by this layer's forward, "
                 f"got {type(cache).__name__}"
             )
+        if cache.cell != self.cell.name:
+            raise TypeError(
+                f"cache: expected one from a {self.cell.name} layer's forward, "
+                f"got one from a {cache.cell or 'unknown'} layer"
+            )
+        if tapes is not None and not isinstance(tapes, list):
+            raise TypeError(f"tapes: expected a list or None, got {type(tapes).__name__}")
         if not cache.scans[0].for_backward:
             raise ValueError(
                 "cache: expected one from forward(..., for_backward=True), got "

@@ -9,9 +9,13 @@ copy.py       the copy / memory task across a delay (tagger with an embedding)
 mnist.py      MNIST by rows, pixels or permuted pixels (classifier)
 text.py       a character language model on any UTF-8 file (stateful streams)
 runs.py       a run directory read back: ``load_run``, ``load_best``, ``test_metrics``
+data_files.py the data files of a run pinned by absolute path, size and SHA-256
 """
 
 from bptt.tasks.addition import predict_sum as predict_sum
+from bptt.tasks.data_files import absolute_data_paths as absolute_data_paths
+from bptt.tasks.data_files import check_fingerprints as check_fingerprints
+from bptt.tasks.data_files import fingerprints as fingerprints
 from bptt.tasks.options import MODEL_OPTIONS as MODEL_OPTIONS
 from bptt.tasks.options import TASK_OPTIONS as TASK_OPTIONS
 from bptt.tasks.options import all_options as all_options

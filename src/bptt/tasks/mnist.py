@@ -27,6 +27,12 @@ DEFAULTS = {
 def load(opts: dict, seed: int) -> TaskData:
     dtype = np.dtype(opts.get("dtype", "float32"))
     data = load_mnist(opts["data_dir"] or None, verify=opts.get("verify", True))
+    for split, images in (("train", data.train_images), ("test", data.test_images)):
+        if images.shape[1:] != (28, 28):  # found here, not at the first step of training
+            raise ValueError(
+                f"MNIST {split} images in {opts['data_dir'] or 'the cache'}: expected 28 x 28 "
+                f"pixels, got {images.shape[1]} x {images.shape[2]}"
+            )
     tr, va = train_validation_split(
         len(data.train_labels), opts["validation_size"], np.random.default_rng([seed, 2000])
     )

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.bounded import JSON_LIMIT, read_bounded
 from bptt.data import Vocabulary
 from bptt.io import load_weights, read_json
 from bptt.nn import Model
 from bptt.tasks import text
-from bptt.tasks.registry import get_task
+from bptt.tasks.data_files import check_fingerprints
+from bptt.tasks.options import default_options
+from bptt.tasks.registry import TASKS, get_task
 from bptt.tasks.task import TaskData, build_model
 from bptt.train import evaluate
 
@@ -31,7 +34,17 @@ def read_run_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise ValueError(f"RUN: expected a run directory with config.json, got {run_dir}")
-    return read_json(path)
+    saved = read_json(path)
+    if not isinstance(saved, dict) or not isinstance(saved.get("options"), dict):
+        got = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise ValueError(f"{path}: expected an object with 'task' and 'options', got {got}")
+    if saved.get("task") not in TASKS:
+        raise ValueError(
+            f"{path}: expected 'task' to be one of {', '.join(TASKS)}, got {saved.get('task')!r}"
+        )
+    # options added since the run was saved take their defaults
+    options = {**default_options(get_task(saved["task"]).defaults), **saved["options"]}
+    return {**saved, "options": options}
 
 
 def load_run(run_dir: Path, *, need_data: bool = True):
@@ -44,8 +57,14 @@ def load_run(run_dir: Path, *, need_data: bool = True):
     task, options = saved["task"], saved["options"]
     vocab_path = run_dir / "vocabulary.json"
     if task == "text" and not need_data and vocab_path.is_file():
-        data = text.task_data(Vocabulary.from_json(vocab_path.read_text()), options)
+        data = text.task_data(
+            Vocabulary.from_json(
+                read_bounded(vocab_path, JSON_LIMIT, "vocabulary").decode("utf-8", "replace")
+            ),
+            options,
+        )
     else:
+        check_fingerprints(saved.get("data"), str(run_dir / "config.json"))
         data = get_task(task).load(options, options["seed"])
     model = build_model(data, options, np.random.default_rng(0))
     return task, options, data, load_best(model, run_dir)

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.bounded import read_bounded
 from bptt.checks import is_integer
 from bptt.io import (
     CorruptFileError,
@@ -213,6 +214,11 @@ def _move_into_place(tmp: Path, final: Path) -> None:
     if not final.exists():
         os.replace(tmp, final)
         return
+    if not _is_ours(final):
+        raise CheckpointError(
+            f"{final}: exists and is not a checkpoint bptt wrote; it is left as it is "
+            "(move it away to save this step)"
+        )
     # Saving a step again (a resumed run reaching it twice): a directory cannot replace a
     # non-empty one, so the old one is set aside first.
     old = _hidden_name(final.parent, final.name, "old")
@@ -227,11 +233,21 @@ def _prune(root: Path, keep_last: int | None, just_written: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)  # left by a save that crashed
     if keep_last is None:
         return
-    others = [p for p in list_checkpoints(root.parent) if p != just_written]
+    # only checkpoints bptt wrote: a valid manifest listing every file of the directory
+    others = [p for p in list_checkpoints(root.parent) if p != just_written and _is_ours(p)]
     for p in others[: max(0, len(others) - (keep_last - 1))]:
         old = _hidden_name(root, p.name, "old")
         os.replace(p, old)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_ours(ckpt_dir: Path) -> bool:
+    """A checkpoint this format wrote and nothing else: its files are exactly the manifest's."""
+    try:
+        listed = set(_read_manifest(ckpt_dir)["files"]) | {MANIFEST}
+    except (CheckpointError, OSError):
+        return False
+    return not ckpt_dir.is_symlink() and {p.name for p in ckpt_dir.iterdir()} <= listed
 
 
 def _read_manifest(ckpt_dir: Path) -> dict:
@@ -243,7 +259,7 @@ def _read_manifest(ckpt_dir: Path) -> dict:
         )
     try:
         manifest = read_json(path)
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         raise CheckpointError(str(e)) from e
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} manifest")
@@ -273,7 +289,13 @@ def _read_verified(ckpt_dir: Path, name: str, entry: dict) -> bytes:
     path = ckpt_dir / name
     if not path.is_file():
         raise CheckpointError(f"{path}: missing (listed in {MANIFEST}); the checkpoint is broken")
-    data = path.read_bytes()
+    size = entry.get("size")
+    if not is_integer(size) or size < 0:
+        raise CheckpointError(f"{ckpt_dir / MANIFEST}: expected a size for {name}, got {size!r}")
+    try:  # at most one byte more than the manifest says: a longer file is wrong anyway
+        data = read_bounded(path, size + 1, "checkpoint file")
+    except ValueError as e:
+        raise CheckpointError(str(e)) from e
     if len(data) != entry.get("size"):
         raise CheckpointError(
             f"{path}: {len(data)} bytes, but {MANIFEST} says {entry.get('size')}; "
@@ -298,6 +320,18 @@ def _is_complete(ckpt_dir: Path) -> bool:
         (ckpt_dir / n).is_file() and (ckpt_dir / n).stat().st_size == e.get("size")
         for n, e in files
     )
+
+
+def complete_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The run's checkpoints that look whole (a manifest, every file at its size), by step."""
+    return [p for p in list_checkpoints(run_dir) if _is_complete(p)]
+
+
+def point_latest(ckpt_dir: str | os.PathLike) -> None:
+    """Make ``latest.json`` name the checkpoint ``ckpt_dir`` (a roll-back to it)."""
+    ckpt_dir = Path(ckpt_dir)
+    step = _read_manifest(ckpt_dir)["step"]
+    atomic_write_json(ckpt_dir.parent / LATEST, {"path": ckpt_dir.name, "step": step})
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:

@@ -11,9 +11,16 @@ whose default is None is "off", shown and given as 0 on the command line:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
-from bptt.checks import check_positive_int
+from bptt.checks import check_positive_int, is_integer
+
+
+def _finite(value, low: float) -> bool:
+    """A real number (not a bool) that is finite and above ``low``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return ok and math.isfinite(value) and value > low
 
 
 def _option(default, help_text: str):
@@ -64,6 +71,12 @@ class TrainConfig:
         "metrics.jsonl every N optimizer steps; --diagnostics N for short (0: off)",
     )
 
+    divergence_factor: float = _option(
+        100.0,
+        "stop with an error when a training loss exceeds this many times the run's first "
+        "loss (0: off)",
+    )
+
     def __post_init__(self):
         if self.early_stopping_metric not in ("loss", "accuracy"):
             raise ValueError(
@@ -71,9 +84,25 @@ class TrainConfig:
                 f"got {self.early_stopping_metric!r}"
             )
         check_positive_int("epochs", self.epochs)
-        if self.diagnostics_every is not None and self.diagnostics_every < 0:
+        check_positive_int("keep_checkpoints", self.keep_checkpoints)
+        for name in ("max_steps", "k1", "k2", "eval_every", "patience", "diagnostics_every"):
+            value = getattr(self, name)
+            if value is not None and (not is_integer(value) or value < 0):
+                raise ValueError(f"{name}: expected an integer >= 0 (0: off), got {value!r}")
+        for name in ("clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if value is not None and not _finite(value, 0.0):
+                raise ValueError(f"{name}: expected a finite number > 0 (0: off), got {value!r}")
+        if not _finite(self.lr, 0.0):
+            raise ValueError(f"lr: expected a finite number > 0, got {self.lr!r}")
+        for name in ("weight_decay", "momentum", "min_lr", "initial_accumulator"):
+            value = getattr(self, name)
+            if not (_finite(value, 0.0) or value == 0):
+                raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+        if not (_finite(self.divergence_factor, 1.0) or self.divergence_factor == 0):
             raise ValueError(
-                f"diagnostics_every: expected >= 0 (0: off), got {self.diagnostics_every}"
+                f"divergence_factor: expected a finite number > 1 (0: off), "
+                f"got {self.divergence_factor!r}"
             )
 
     @classmethod

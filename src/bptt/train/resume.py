@@ -25,6 +25,7 @@ import numpy as np
 from bptt.nn import Batch
 from bptt.train import checkpoint as ckpt
 from bptt.train.distributed import gather_stream, rank_generator, stream_share
+from bptt.train.resume_check import check_resumable
 from bptt.train.rng_state import generator_from_state, generator_state
 
 
@@ -82,6 +83,7 @@ class Resumable:
         """Continue exactly where a checkpoint (or the latest one of a run directory) left off;
         with ranks, every rank reads it and takes its share."""
         c = ckpt.load_checkpoint(path)
+        check_resumable(c, self.extra_config.get("run_id"))
         self.model.load_state_dict(c.params)
         self.optimizer.load_state_dict(c.optimizer_state)
         saved_rngs = c.rank_rng_states or [c.rng_state]
@@ -89,7 +91,7 @@ class Resumable:
             self.model.rnn.rng = generator_from_state(saved_rngs[self.rank])
         else:
             self.model.rnn.rng = rank_generator(generator_from_state(c.rng_state), self.rank)
-        self.counters = {"window": 0, **c.counters}  # checkpoints before "window" have none
+        self.counters = {"window": 0, "first_loss": None, **c.counters}  # older ones lack them
         stream = c.stream if self.comm is None else stream_share(c.stream, *self.part)
         carry = [stream[k] for k in sorted(k for k in stream if k.startswith("carry."))]
         self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])

@@ -9,7 +9,9 @@ One optimizer step:
 with truncated BPTT (k1, k2) splitting a batch into several such steps, stateful streams
 carrying ``state`` between batches as values, evaluation every epoch or every N steps, early
 stopping on a validation metric, ``metrics.jsonl`` events, checkpoints that resume bit for
-bit, and Ctrl-C that finishes the step, saves a checkpoint and reports status "interrupted".
+bit, and Ctrl-C or SIGTERM that finishes the step, saves a checkpoint and reports status
+"interrupted" (``stop_signal`` says which). A diverging run stops with ``NonFiniteError``
+(``divergence.py``).
 ``diagnostics_every`` N adds a gradient-flow event every N steps (``flow.FlowMonitor``).
 
 ``comm`` (``distributed.Communicator``, K > 1 ranks): data-parallel training equal to one
@@ -22,7 +24,6 @@ rank at the same step; an error on some ranks only aborts the whole job (no rank
 from __future__ import annotations
 
 import dataclasses
-import math
 import signal
 import sys
 import time
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bptt.io import append_jsonl, atomic_write_json, load_weights, save_weights
-from bptt.nn import Batch
+from bptt.nn import Batch, SequenceRegressor
 from bptt.optim import (
     SCHEDULES,
     clip_grad_norm,
@@ -43,6 +44,7 @@ from bptt.optim import (
 )
 from bptt.train.config import TrainConfig
 from bptt.train.distributed import GradientAllreduce, rank_generator
+from bptt.train.divergence import NonFiniteError, check_update, check_validation
 from bptt.train.evaluate import evaluate
 from bptt.train.flow import FlowMonitor
 from bptt.train.log import RunLog
@@ -51,10 +53,6 @@ from bptt.train.progress import progress_bar
 from bptt.train.resume import Resumable
 from bptt.train.summary import run_summary
 from bptt.train.tbptt import TruncatedBPTT
-
-
-class NonFiniteError(FloatingPointError):
-    """A loss or gradient became NaN or infinite; the message names the step and parameter."""
 
 
 class Trainer(Resumable):
@@ -91,6 +89,11 @@ class Trainer(Resumable):
         self.extra_config = extra_config or {}
         self.vocabulary = vocabulary
         c = config
+        if c.early_stopping_metric == "accuracy" and isinstance(model, SequenceRegressor):
+            raise ValueError(
+                "early_stopping_metric: expected 'loss' for a regressor (it has no accuracy), "
+                "got 'accuracy'"
+            )
         self.optimizer = make_optimizer(c.optimizer, model.params, lr=c.lr, **optimizer_kwargs(c))
         self.tbptt = None if c.k1 is None else TruncatedBPTT(c.k1, c.k2)
         self.schedule = self._make_schedule()
@@ -115,11 +118,13 @@ class Trainer(Resumable):
             "last_eval": 0,
             "evaluated_at": None,
             "final_metrics": None,
+            "first_loss": None,  # the divergence check's reference
         }
         self.carry = None  # recurrent state flowing between batches of a stateful stream
         self.best_params = None  # the best weights, kept here when there is no run directory
         self._interrupted = False  # agreed by every rank at a step (a signal's own rank: soon)
         self._signalled = False  # this rank caught SIGINT or SIGTERM
+        self.stop_signal = None  # signal.SIGINT or SIGTERM when one stopped the run
         self._saved: tuple[str, Path] | None = None  # (counters as JSON, path) of the last save
 
     def _make_schedule(self):
@@ -147,27 +152,16 @@ class Trainer(Resumable):
         if self.run_dir is not None and self.rank == 0:
             append_jsonl(self.run_dir / "metrics.jsonl", event)
 
-    def _check_finite(self, loss: float, grads: dict) -> None:
-        step = self.counters["step"] + 1  # the step being taken, numbered as in metrics.jsonl
-        if not math.isfinite(loss):
-            raise NonFiniteError(
-                f"step {step}: the loss is {loss}; the last good checkpoint "
-                "stays in the run directory"
-            )
-        for name, g in grads.items():
-            if not np.isfinite(g).all():
-                raise NonFiniteError(
-                    f"step {step}: non-finite gradient in parameter {name!r}; "
-                    "the last good checkpoint stays in the run directory"
-                )
-
     def _update(self, loss: float, grads: dict, metrics: dict, t0: float) -> float:
         """Reduce (with ranks), check, clip and step; -> the loss of the whole batch."""
         if self.reduce is not None:  # the whole global batch's figures, on every rank
             loss, grads, metrics, stop = self.reduce(loss, grads, metrics, self._signalled)
             self._interrupted = stop
-        self._check_finite(loss, grads)
         c, step = self.config, self.counters["step"]
+        first = self.counters["first_loss"]
+        check_update(loss, grads, step + 1, first, c.divergence_factor, self.run_dir)
+        if first is None:
+            self.counters["first_loss"] = loss
         grad_norm = global_norm(grads)
         pending = None if self.flow is None else self.flow.before_step(grads)
         # clip the gradient
@@ -204,6 +198,7 @@ class Trainer(Resumable):
             return False
         c = self.config
         metrics = evaluate(self.model, self.val_data, self.comm)
+        check_validation(metrics, self.counters["step"], self.run_dir)
         self.counters.update(evaluated_at=self.counters["step"], final_metrics=metrics)
         self._log(
             {
@@ -233,8 +228,8 @@ class Trainer(Resumable):
 
     # ----- the loop -------------------------------------------------------------------------
 
-    def _on_sigint(self, signum, frame) -> None:
-        self._signalled = True
+    def _on_signal(self, signum, frame) -> None:
+        self._signalled, self.stop_signal = True, signum
         if self.comm is None:  # with ranks, the next step's all-reduce tells every rank
             self._interrupted = True
 
@@ -261,10 +256,10 @@ class Trainer(Resumable):
             atomic_write_json(self.run_dir / "config.json", self.config_dict())
             if self.vocabulary is not None:
                 atomic_write_json(self.run_dir / "vocabulary.json", self.vocabulary)
-        signals = (signal.SIGINT,) if self.comm is None else (signal.SIGINT, signal.SIGTERM)
         old_handlers = {}
         try:
-            old_handlers = {s: signal.signal(s, self._on_sigint) for s in signals}
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                old_handlers[sig] = signal.signal(sig, self._on_signal)
         except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
             pass
         c, n = self.config, len(self.train_data)
@@ -274,8 +269,8 @@ class Trainer(Resumable):
             status = self._loop(bar)
         finally:
             bar.close()
-            for s, handler in old_handlers.items():
-                signal.signal(s, handler)
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
         if (
             self.val_data is not None
             and status != "interrupted"
