@@ -23,6 +23,7 @@ from bptt.cli.options import (
     load_toml,
     resolve_options,
 )
+from bptt.cli.resume import restore_run, resume_target
 from bptt.insight import (
     VanishingConfig,
     check_gradients,
@@ -52,22 +53,16 @@ from bptt.tasks import (
     used_options,
 )
 from bptt.train import (
-    CheckpointError,
     Communicator,
     RunLock,
     TrainConfig,
     Trainer,
     agreed,
     check_new_run_dir,
-    complete_checkpoints,
-    cut_metrics,
     launched_world_size,
-    list_checkpoints,
     new_run_dir,
-    point_latest,
     remove_stray_temps,
 )
-from bptt.train.checkpoint import CHECKPOINTS, STEP_DIR
 
 
 def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path | None, dict]:
@@ -79,7 +74,7 @@ def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path | None, dict
         check_new_run_dir(args.run_dir)
         options = absolute_data_paths(resolve_options(args.task, args))
         return args.task, options, args.run_dir, {"run_id": secrets.token_hex(8)}
-    run_dir, _ = _resume_target(args.resume)
+    run_dir, _ = resume_target(args.resume)
     if not (run_dir / "config.json").is_file():
         raise UsageError(f"--resume: expected a run directory with config.json, got {run_dir}")
     saved = read_run_config(run_dir)
@@ -109,56 +104,6 @@ def _run_options(args: argparse.Namespace) -> tuple[str, dict, Path | None, dict
     check_fingerprints(saved.get("data"), str(run_dir / "config.json"))
     kept = {k: saved[k] for k in ("run_id", "data") if k in saved}
     return saved["task"], {**saved["options"], **given}, run_dir, kept
-
-
-def _resume_target(path: Path) -> tuple[Path, Path | None]:
-    """(run directory, checkpoint or None for its latest) of ``--resume RUN`` or of
-    ``--resume RUN/checkpoints/step-N`` (a roll-back to an older checkpoint)."""
-    if STEP_DIR.fullmatch(path.name) and path.parent.name == CHECKPOINTS:
-        return path.parent.parent, path
-    return path, None
-
-
-def _restore(trainer: Trainer, args: argparse.Namespace, run_dir: Path, tidy: bool = True) -> None:
-    """Tidy the run (stray temporary files, events after the checkpoint; with ``tidy``, rank 0
-    of a job) and restore its checkpoint; a run stopped before its first checkpoint starts
-    afresh from its config."""
-    if tidy:
-        remove_stray_temps(run_dir)
-    _, chosen = _resume_target(args.resume)
-    if chosen is None and not list_checkpoints(run_dir):
-        if not tidy:
-            return
-        _stderr(f"{run_dir}: no checkpoint saved yet; starting the run afresh from its config")
-        cut_metrics(run_dir, 0)
-        for name in ("model.safetensors", "summary.json"):  # a previous try's, not this one's
-            (run_dir / name).unlink(missing_ok=True)
-        return
-    try:
-        trainer.restore(chosen or run_dir)
-    except CheckpointError as e:
-        intact = [p.name for p in complete_checkpoints(run_dir) if p != chosen]
-        if intact:
-            older = f"{run_dir / CHECKPOINTS / intact[-1]}"
-            raise CheckpointError(
-                f"{e}; intact checkpoints: {', '.join(intact)}; resume from one with "
-                f"--resume {older}"
-            ) from e
-        raise
-    c, done = trainer.config, trainer.counters
-    if c.epochs < done["epoch"] or (c.max_steps is not None and c.max_steps < done["step"]):
-        raise UsageError(
-            f"--resume: the checkpoint is at epoch {done['epoch']}, step {done['step']}; "
-            f"expected --epochs and --max-steps at least that, got {c.epochs} and "
-            f"{c.max_steps or 0}"
-        )
-    if not tidy:
-        return
-    if chosen is not None:
-        point_latest(chosen)
-    dropped = cut_metrics(run_dir, trainer.counters["step"])
-    if dropped:
-        _stderr(f"metrics.jsonl: dropped {dropped} events after step {trainer.counters['step']}")
 
 
 def _same(given, saved) -> bool:
@@ -230,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 check_new_run_dir(run_dir)  # again, holding the lock: no other run got in first
                 remove_stray_temps(run_dir)  # a try killed before it wrote config.json
             elif args.resume is not None:
-                _restore(trainer, args, run_dir, tidy=rank == 0)
+                restore_run(trainer, args, run_dir, tidy=rank == 0)
 
         agreed(comm, tidy)
         summary = trainer.fit(test=lambda best: test_metrics(task, best, data))

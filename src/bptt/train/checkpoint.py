@@ -40,7 +40,6 @@ import re
 import secrets
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,47 +57,24 @@ from bptt.io import (
     weights_bytes,
     weights_from_bytes,
 )
-from bptt.train.rng_state import generator_from_state, to_json
-
-FORMAT = "bptt-checkpoint"
-FORMAT_VERSION = 1
-CHECKPOINTS = "checkpoints"
-LATEST = "latest.json"
-MANIFEST = "manifest.json"
-MODEL = "model.safetensors"
-OPTIMIZER = "optimizer.safetensors"
-STREAM = "stream.safetensors"
-STREAM_KEYS = re.compile(r"carry\.\d+|context\.(inputs|targets|mask)")
-STATE = "state.json"
-STEP_DIR = re.compile(r"step-(\d+)")
-LEFTOVER_DIR = re.compile(r"\.step-\d+\.(tmp|old)-[0-9a-f]+")
-
-
-class CheckpointError(CorruptFileError):
-    """A checkpoint is incomplete, truncated, corrupted or edited, or is not one."""
-
-
-@dataclass
-class Checkpoint:
-    """One loaded checkpoint; ``rng()`` rebuilds the saved ``numpy.random.Generator``."""
-
-    step: int
-    path: Path
-    params: dict[str, np.ndarray]
-    optimizer_state: dict  # {"meta": dict, "arrays": dict[str, np.ndarray]}
-    rng_state: dict
-    counters: dict
-    config: dict
-    vocabulary: dict | None
-    stream: dict[str, np.ndarray]  # carry.<k>, context.* (see the module docstring); {} if none
-    rank_rng_states: list[dict] | None = None  # every rank's generator (a data-parallel run)
-
-    def rng(self) -> np.random.Generator:
-        return generator_from_state(self.rng_state)
-
-
-def step_dir_name(step: int) -> str:
-    return f"step-{step:06d}"
+from bptt.train.checkpoint_format import (  # noqa: F401 (re-exported)
+    CHECKPOINTS,
+    FORMAT,
+    FORMAT_VERSION,
+    LATEST,
+    LEFTOVER_DIR,
+    MANIFEST,
+    MODEL,
+    OPTIMIZER,
+    STATE,
+    STEP_DIR,
+    STREAM,
+    STREAM_KEYS,
+    Checkpoint,
+    CheckpointError,
+    step_dir_name,
+)
+from bptt.train.rng_state import to_json
 
 
 def _check_step(step) -> int:
