@@ -40,6 +40,34 @@ def check_probability(name: str, value) -> float:
     return float(value)
 
 
+BYTE_UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(name: str, value) -> int | None:
+    """A size in bytes: an integer, or a string "67108864", "64MiB", "512 KiB", "1.5GiB";
+    None or "" (or "none") is None: no limit."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if is_integer(value):
+        number, unit = value, ""
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        digits = text.rstrip("KMGiBkmgib")
+        number, unit = digits, text[len(digits) :].lower()
+        try:
+            number = float(number) if "." in number else int(number)
+        except ValueError:
+            number = None
+    else:
+        number, unit = None, ""
+    if number is None or unit not in BYTE_UNITS or number <= 0:
+        raise ValueError(
+            f"{name}: expected a positive number of bytes, optionally with a suffix B, KiB, "
+            f"MiB or GiB (e.g. 64MiB), got {value!r}"
+        )
+    return int(number * BYTE_UNITS[unit])
+
+
 def check_array(name: str, a, ndim: int, legend: str, dtype: np.dtype) -> np.ndarray:
     """An ndarray of ``ndim`` dimensions and exactly ``dtype`` (never cast silently)."""
     if not isinstance(a, np.ndarray):

@@ -36,7 +36,11 @@ from bptt.nn import kernels
 from bptt.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights, make_cell
 from bptt.nn.functional import dropout_mask
 from bptt.nn.layers import Parameterized
+from bptt.nn.memory_plan import MemoryPlan, memory_plan
+from bptt.nn.recompute import CheckpointCache, checkpoint_forward
 from bptt.nn.scan import ScanCache, Tape, natural_order, reverse_time, scan_backward, scan_forward
+
+_LAYER_DEFAULT = object()  # forward's memory_budget when not given: the layer's own
 
 
 def direction_name(layer: int, direction: int) -> str:
@@ -50,13 +54,40 @@ def direction_names(num_layers: int, num_directions: int) -> list[str]:
 
 
 @dataclass
+class MaskDraw:
+    """A dropout mask kept as the generator state that draws it (under a memory budget)."""
+
+    state: dict  # the bit generator's state before the draw
+    shape: tuple[int, ...]
+    p: float
+    dtype: np.dtype
+
+    def mask(self) -> np.ndarray:
+        rng = np.random.Generator(getattr(np.random, self.state["bit_generator"])())
+        rng.bit_generator.state = self.state
+        return dropout_mask(self.shape, self.p, rng, self.dtype)
+
+
+@dataclass
 class RecurrentCache:
     """Everything backward needs; the layer itself keeps nothing between the two calls."""
 
-    scans: list[ScanCache]  # one per layer and direction, index l * K + k
-    dropout_masks: list[np.ndarray | None]  # applied to the output of layer l (l < L-1)
+    scans: list[ScanCache | CheckpointCache]  # one per layer and direction, index l * K + k
+    dropout_masks: list[np.ndarray | MaskDraw | None]  # on the output of layer l (l < L-1)
     reverse_index: np.ndarray | None  # (T, N) time index that reverses each sequence in place
     batch_first: bool
+    plan: MemoryPlan | None = None  # None: full BPTT, every step kept
+    input_bytes: int = 0  # the inputs forward made and keeps (layers above the first, copies)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this cache keeps for backward (not counting the caller's x)."""
+        masks = sum(m.nbytes for m in self.dropout_masks if isinstance(m, np.ndarray))
+        return sum(s.nbytes for s in self.scans) + masks + self.input_bytes
+
+    def mask(self, layer: int) -> np.ndarray | None:
+        m = self.dropout_masks[layer]
+        return m.mask() if isinstance(m, MaskDraw) else m
 
 
 class Recurrent(Parameterized):
@@ -76,7 +107,9 @@ class Recurrent(Parameterized):
         dtype=np.float32,
         rng: np.random.Generator | None = None,
         backend: str = "auto",
+        memory_budget: int | str | None = None,
     ):
+        self.memory_budget = check.parse_bytes("memory_budget", memory_budget)
         self.input_size = check.check_positive_int("input_size", input_size)
         self.hidden_size = check.check_positive_int("hidden_size", hidden_size)
         self.num_layers = check.check_positive_int("num_layers", num_layers)
@@ -153,12 +186,39 @@ class Recurrent(Parameterized):
             checked.append(s)
         return tuple(checked)
 
-    def forward(self, x: np.ndarray, state0=None, lengths=None, *, for_backward: bool = True):
+    def memory_plan(self, T: int, N: int, budget=None, policy: str = "dp") -> MemoryPlan:
+        """The plan ``forward`` runs for T steps and N sequences in ``budget`` bytes (int, or
+        a string such as "64MiB"; default: the layer's ``memory_budget``)."""
+        budget = self.memory_budget if budget is None else budget
+        return memory_plan(
+            T,
+            self.cell,
+            N,
+            self.hidden_size,
+            check.parse_bytes("memory_budget", budget),
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dtype=self.dtype,
+            policy=policy,
+        )
+
+    def forward(
+        self,
+        x: np.ndarray,
+        state0=None,
+        lengths=None,
+        *,
+        for_backward: bool = True,
+        memory_budget=_LAYER_DEFAULT,
+    ):
         """x (T, N, D), or (N, T, D) with batch_first -> (output, final state, cache).
 
         ``lengths`` (N,) ints in [1, T]: outputs past a sequence's end are zero and its final
         state is the state at its last real step. ``for_backward=False`` (inference) keeps
         only what the outputs need, which is faster; its cache cannot go to ``backward``.
+        ``memory_budget``: bytes (int, or "64MiB") the cache and backward's recomputation
+        may hold, or a ``MemoryPlan``; None keeps every step (full BPTT); default: the
+        layer's ``memory_budget``. The gradients are the same (``bptt.nn.memory_plan``).
         """
         legend = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
         check.check_array("x", x, 3, legend, self.dtype)
@@ -174,6 +234,16 @@ class Recurrent(Parameterized):
             raise ValueError(f"x: expected input_size {self.input_size} features, got {D}")
         states0 = self._check_state(state0, N)
         valid = check.check_lengths(lengths, T, N)
+        plan = None
+        if memory_budget is _LAYER_DEFAULT:
+            memory_budget = self.memory_budget
+        if for_backward and memory_budget is not None:
+            plan = memory_budget
+            if not isinstance(plan, MemoryPlan):
+                plan = self.memory_plan(T, N, check.parse_bytes("memory_budget", plan))
+            elif plan.T != T:
+                raise ValueError(f"memory_budget: expected a plan for T={T}, got T={plan.T}")
+            plan = None if plan.policy == "full" else plan
         reverse_index = None
         if valid is not None and not valid.all():
             t = np.arange(T)[:, None]  # (T, 1)
@@ -181,37 +251,40 @@ class Recurrent(Parameterized):
             reverse_index = np.where(t < L, L - 1 - t, t)  # (T, N)
 
         finals = [np.empty_like(s) for s in states0]
-        scans, masks = [], []
+        scans, masks, input_bytes = [], [], 0
         layer_input = x  # (T, N, D) then (T, N, K*H)
         for layer in range(self.num_layers):
             outs = []
             for direction in range(self.num_directions):
                 idx = layer * self.num_directions + direction
                 xs = layer_input if direction == 0 else reverse_time(layer_input, reverse_index)
-                scan = scan_forward(
-                    self.cell,
-                    self._weights(layer, direction),
-                    xs,
-                    tuple(s[idx] for s in states0),
-                    valid,
-                    for_backward,
-                )
-                out = scan.outputs  # (T, N, H)
+                if (layer > 0 and direction == 0) or (direction == 1 and reverse_index is not None):
+                    input_bytes += xs.nbytes  # made here: the caller's x and views not counted
+                args = (self._weights(layer, direction), xs, tuple(s[idx] for s in states0))
+                if plan is None:
+                    scan = scan_forward(self.cell, *args, valid, for_backward)
+                    out, final = scan.outputs, scan.final_state  # (T, N, H), tuple of (N, H)
+                else:
+                    scan, out, final = checkpoint_forward(self.cell, *args, valid, plan)
                 outs.append(out if direction == 0 else reverse_time(out, reverse_index))
-                for f, s in zip(finals, scan.final_state):
+                for f, s in zip(finals, final):
                     f[idx] = s
                 scans.append(scan)
             layer_input = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
             mask = None
             if layer < self.num_layers - 1:
+                before = self.rng.bit_generator.state
                 mask = dropout_mask(
                     layer_input.shape, self.dropout, self.rng, self.dtype, self.training
                 )
                 layer_input = layer_input if mask is None else layer_input * mask
+                if mask is not None and plan is not None:  # drawn again by backward
+                    mask = MaskDraw(before, mask.shape, self.dropout, self.dtype)
             masks.append(mask)
         output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         state = tuple(finals) if self.cell.num_states == 2 else finals[0]
-        return output, state, RecurrentCache(scans, masks, reverse_index, self.batch_first)
+        cache = RecurrentCache(scans, masks, reverse_index, self.batch_first, plan, input_bytes)
+        return output, state, cache
 
     __call__ = forward
 
@@ -266,8 +339,9 @@ class Recurrent(Parameterized):
         tapes_by_idx: dict[int, Tape] = {}
         d_state0 = [np.zeros((self.num_layers * K, N, H), dtype=self.dtype) for _ in d_state]
         for layer in reversed(range(self.num_layers)):
-            if d_out is not None and cache.dropout_masks[layer] is not None:
-                d_out = d_out * cache.dropout_masks[layer]
+            mask = cache.mask(layer) if d_out is not None else None
+            if mask is not None:
+                d_out = d_out * mask
             d_in = None  # gradient with respect to this layer's input, summed over directions
             for direction in range(K):
                 idx = layer * K + direction
