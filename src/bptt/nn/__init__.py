@@ -3,6 +3,9 @@
     cells/         the math of ONE step (RNN, LSTM, GRU), the cell contract, ``CELLS``
     kernels/       optional fused numba loops for the LSTM's and GRU's elementwise step
     functional.py  sigmoid, tanh, relu and their derivatives from saved outputs; log-softmax
+    memory_plan.py ``memory_plan``: which states to keep under a memory budget (Gruslys et
+                   al.'s dynamic program, every-k checkpointing) and what it costs
+    recompute.py   the time loop under a plan: checkpoints forward, recomputation backward
     scan.py        the one time loop: BPTT for one layer and direction, blocks, ragged
                    lengths, the per-step ``Tape``
     recurrent.py   ``Recurrent`` and ``RNN``, ``LSTM``, ``GRU``: PyTorch's arguments, names and
@@ -42,6 +45,9 @@ from bptt.nn.losses import mean_squared_error as mean_squared_error
 from bptt.nn.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
 from bptt.nn.losses import sigmoid_squared_error as sigmoid_squared_error
 from bptt.nn.losses import softmax_cross_entropy as softmax_cross_entropy
+from bptt.nn.memory_plan import MemoryPlan as MemoryPlan
+from bptt.nn.memory_plan import memory_plan as memory_plan
+from bptt.nn.memory_plan import minimum_budget as minimum_budget
 from bptt.nn.models import Batch as Batch
 from bptt.nn.models import Model as Model
 from bptt.nn.models import SequenceClassifier as SequenceClassifier

@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 
 from bptt.nn.cells import Cell, make_cell
-from bptt.nn.scan import BLOCK_BYTES, block_steps
+from bptt.nn.scan import block_steps
 
 MAX_UNITS = 160  # the DP's tables: n <= MAX_UNITS units (units grow with T beyond that)
 POLICIES = ("dp", "every_k")
@@ -84,6 +84,7 @@ class MemoryPlan:
     full_bytes: int  # what full BPTT keeps
     budget: int | None
     directions: int  # layers * directions the budget spans
+    blocks: tuple[int, int] = (0, 0)  # steps per input projection, per weight-gradient GEMM
 
     @property
     def units(self) -> int:
@@ -189,6 +190,7 @@ def memory_plan(
     dtype=np.float32,
     policy: str = "dp",
     k: int | None = None,
+    input_size: int | None = None,
 ) -> MemoryPlan:
     """The plan for T steps of ``cell`` (N batch, H hidden) in ``budget`` bytes for the stack.
 
@@ -196,16 +198,26 @@ def memory_plan(
     (a checkpoint every ``k`` steps, default ceil(sqrt(T))). ``budget`` None, or at least what
     full BPTT keeps: full BPTT. A budget below the plan's need: ValueError saying the minimum.
     """
-    cell, sizes = _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy)
+    cell, sizes = _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy, input_size)
     if budget is not None and (not isinstance(budget, int | np.integer) or budget <= 0):
         raise ValueError(f"memory_budget: expected a positive number of bytes, got {budget!r}")
     if budget is None or budget >= sizes.full:
         return MemoryPlan(
-            "full", T, (0, T), T, 0, sizes.full, sizes.full, sizes.full, budget, sizes.LK
+            "full",
+            T,
+            (0, T),
+            T,
+            0,
+            sizes.full,
+            sizes.full,
+            sizes.full,
+            budget,
+            sizes.LK,
+            sizes.full_blocks(),
         )
     feasible = [p for p in _candidates(sizes, policy, k, budget) if p.peak_bytes <= budget]
     if not feasible:
-        need = min(p.peak_bytes for p in _candidates(sizes, policy, k, 0))
+        need = min(min(p.peak_bytes for p in _candidates(sizes, policy, k, 0)), sizes.full)
         raise ValueError(
             f"memory_budget: expected at least {need} bytes ({_mib(need)}) for T={T}, "
             f"{cell.name}, N={N}, H={H} with policy {policy!r}, got {budget} bytes "
@@ -225,17 +237,20 @@ def minimum_budget(
     dtype=np.float32,
     policy: str = "dp",
     k: int | None = None,
+    input_size: int | None = None,
 ) -> int:
     """The smallest budget ``memory_plan`` accepts for these arguments, in bytes."""
-    _, sizes = _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy)
+    _, sizes = _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy, input_size)
     return min(min(p.peak_bytes for p in _candidates(sizes, policy, k, 0)), sizes.full)
 
 
-def _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy):
+def _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy, input_size):
     if policy not in POLICIES:
         raise ValueError(f"policy: expected one of {POLICIES}, got {policy!r}")
     cell = make_cell(cell) if isinstance(cell, str) else cell
-    return cell, _Sizes(T, cell, N, H, num_layers, 2 if bidirectional else 1, np.dtype(dtype))
+    K = 2 if bidirectional else 1
+    D = max(input_size or H, K * H if num_layers > 1 else 0)  # the widest layer input
+    return cell, _Sizes(T, cell, N, H, num_layers, K, np.dtype(dtype), D)
 
 
 def _candidates(sizes: _Sizes, policy: str, k: int | None, budget: int) -> list[MemoryPlan]:
@@ -262,6 +277,7 @@ class _Sizes:
     L: int
     K: int
     dtype: np.dtype
+    D: int  # the widest input of a layer (its W_ih has G*H x D entries)
 
     @property
     def LK(self) -> int:
@@ -284,28 +300,46 @@ class _Sizes:
         per = (self.T + 1) * self.state_bytes + self.T * self.act_bytes
         return self.inputs + self.LK * per
 
-    def buffers(self, segment: int) -> int:
-        """Backward's recomputation of one unit: its states and activations, the input
-        projection of one forward block, the h_{t-1} of one weight-gradient block."""
+    def full_blocks(self) -> tuple[int, int]:
+        """Full BPTT's blocks: steps of the input projection, of the weight gradients."""
+        G, item, row = self.cell.num_gates, self.dtype.itemsize, self.N * self.H
+        return block_steps(self.T, row * G * item), block_steps(self.T, self.grads_row)
+
+    @property
+    def grads_row(self) -> int:  # one step's gate gradients
+        G, item = self.cell.num_gates, self.dtype.itemsize
+        return self.N * self.H * G * item * (2 if self.cell.separate_hidden_grads else 1)
+
+    def buffers(self, segment: int, blocks: tuple[int, int]) -> int:
+        """Backward's buffers: one unit's states and activations, the input projection of
+        one forward block, the gate gradients and h_{t-1} of one weight-gradient block, the
+        weight gradients of one block and their sum."""
         G, item, row = self.cell.num_gates, self.dtype.itemsize, self.N * self.H
         unit = (segment + 1) * self.state_bytes + segment * self.act_bytes
-        B_forward = block_steps(self.T, row * G * item)
-        grads_row = row * G * item * (2 if self.cell.separate_hidden_grads else 1)
-        B_backward = block_steps(self.T, grads_row)
-        assert B_forward * row * G * item <= max(BLOCK_BYTES, row * G * item)
-        return unit + B_forward * row * G * item + B_backward * row * item
+        B_forward, B_backward = blocks
+        weights = G * self.H * (self.D + self.H + 2) * item
+        blocks = B_forward * row * G * item + B_backward * (self.grads_row + row * item)
+        return unit + blocks + 2 * weights
 
 
 def _plan(sizes: _Sizes, policy: str, bounds: tuple[int, ...], budget: int) -> MemoryPlan:
-    """The plan on these units with as many slots as the budget leaves (at least none)."""
+    """The plan on these units with as many slots as the budget leaves (at least none).
+
+    Its blocks are full BPTT's (the same products, the same bits) when they fit, else blocks
+    no longer than a unit (the same gradients to round-off)."""
     n = len(bounds) - 1
     segment = max(b - a for a, b in zip(bounds, bounds[1:]))
-    fixed = sizes.inputs + sizes.buffers(segment)
+    blocks = sizes.full_blocks()
+    if sizes.inputs + sizes.buffers(segment, blocks) + sizes.LK * sizes.state_bytes > budget:
+        blocks = tuple(min(b, segment) for b in blocks)
+    fixed = sizes.inputs + sizes.buffers(segment, blocks)
     m = (budget - fixed) // (sizes.LK * sizes.state_bytes) - 1
     m = n - 1 if policy == "every_k" else int(max(0, min(n - 1, m)))
     spine, ops = _program(policy, n, m)
     s = sizes.state_bytes
     kept = sizes.inputs + sizes.LK * len(spine) * s
-    peak = kept + (held_max(spine, ops) - len(spine)) * s + sizes.buffers(segment)
+    peak = kept + (held_max(spine, ops) - len(spine)) * s + sizes.buffers(segment, blocks)
     steps = recomputed(bounds, ops)
-    return MemoryPlan(policy, sizes.T, bounds, m, steps, kept, peak, sizes.full, budget, sizes.LK)
+    return MemoryPlan(
+        policy, sizes.T, bounds, m, steps, kept, peak, sizes.full, budget, sizes.LK, blocks
+    )

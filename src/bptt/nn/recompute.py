@@ -36,12 +36,26 @@ class CheckpointCache:
     cell: Cell
     w: Weights  # as forward ran them (W_hh^T contiguous)
     for_backward: bool = True
+    used: bool = False  # a backward has run (and freed checkpoints)
 
     @property
     def nbytes(self) -> int:
         return sum(s.nbytes for state in self.checkpoints.values() for s in state)
 
+    @property
+    def grad_block(self) -> int:
+        """Steps per weight-gradient GEMM in backward (the plan's)."""
+        return self.plan.blocks[1]
+
     def replay(self) -> Replay:
+        """The steps for one backward, which frees the checkpoints the plan frees (so it
+        holds what the plan predicts): a second backward of the same cache is an error."""
+        if self.used:
+            raise ValueError(
+                "cache: expected a forward cache not yet backpropagated, got one whose "
+                "checkpoints a backward under memory_budget has used up; run forward again"
+            )
+        self.used = True
         return Replay(self)
 
 
@@ -60,7 +74,7 @@ def checkpoint_forward(
     T, N, _ = xs.shape
     H = w.W_hh.shape[1]
     w = prepare_weights(w, T)
-    proj = InputProjection(cell, w, xs)
+    proj = InputProjection(cell, w, xs, plan.blocks[0])
     hs = np.empty((T + 1, N, H), dtype=xs.dtype)  # (T+1, N, H)
     rest = tuple(np.empty((2, N, H), dtype=xs.dtype) for _ in range(cell.num_states - 1))
     acts = tuple(np.empty((N, width), dtype=xs.dtype) for width in cell.act_widths(H))
@@ -97,8 +111,8 @@ class Replay:
         T, N, _ = cache.xs.shape
         H, dtype = cache.w.W_hh.shape[1], cache.xs.dtype
         L = cache.plan.segment
-        self.proj = InputProjection(cache.cell, cache.w, cache.xs)
-        self.held = dict(cache.checkpoints)  # the ops store and free in this copy only
+        self.proj = InputProjection(cache.cell, cache.w, cache.xs, cache.plan.blocks[0])
+        self.held = cache.checkpoints  # the ops store and free here
         self.ops = iter(cache.plan.program()[1])
         widths = cache.cell.act_widths(H)
         self.states = tuple(np.empty((L + 1, N, H), dtype) for _ in range(cache.cell.num_states))

@@ -200,6 +200,7 @@ class Recurrent(Parameterized):
             bidirectional=self.bidirectional,
             dtype=self.dtype,
             policy=policy,
+            input_size=self.input_size,
         )
 
     def forward(

@@ -77,14 +77,14 @@ class InputProjection:
     """The input side of the gates, one GEMM per block of steps aligned at 0 (so a step
     recomputed later gets the same bits): ``at(t)`` (N, G*H)."""
 
-    def __init__(self, cell: Cell, w: Weights, xs: np.ndarray):
+    def __init__(self, cell: Cell, w: Weights, xs: np.ndarray, B: int | None = None):
         T, N, _ = xs.shape
         self.cell, self.w, self.xs, self.block = cell, w, xs, -1
-        self.B = block_steps(T, N * w.W_ih.shape[0] * xs.itemsize)
+        self.B = B or block_steps(T, N * w.W_ih.shape[0] * xs.itemsize)
 
     def at(self, t: int) -> np.ndarray:
         if t // self.B != self.block:
-            self.block = t // self.B
+            self.block, self.ax = t // self.B, None  # the old block goes before the new comes
             self.ax = self.cell.project_inputs(
                 self.w, self.xs[t - t % self.B : t - t % self.B + self.B]
             )
@@ -185,7 +185,7 @@ def scan_backward(
     H = w.W_hh.shape[1]
     GH = cell.num_gates * H
     row_bytes = N * GH * xs.itemsize * (2 if cell.separate_hidden_grads else 1)
-    B = T if tape is not None else block_steps(T, row_bytes)
+    B = T if tape is not None else getattr(cache, "grad_block", 0) or block_steps(T, row_bytes)
     d_ax = np.empty((B, N, GH), dtype=xs.dtype)  # (B, N, G*H) gate gradients of one block
     d_ah = np.empty_like(d_ax) if cell.separate_hidden_grads else d_ax
     d_xs = np.empty(xs.shape, xs.dtype) if input_grad else None  # (T, N, D), C order
