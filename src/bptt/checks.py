@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -51,13 +53,8 @@ def parse_bytes(name: str, value) -> int | None:
     if is_integer(value):
         number, unit = value, ""
     elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        digits = text.rstrip("KMGiBkmgib")
-        number, unit = digits, text[len(digits) :].lower()
-        try:
-            number = float(number) if "." in number else int(number)
-        except ValueError:
-            number = None
+        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]*)\s*", value)
+        number, unit = (float(match[1]), match[2].lower()) if match else (None, "")
     else:
         number, unit = None, ""
     if number is None or unit not in BYTE_UNITS or number <= 0:

@@ -46,6 +46,7 @@ from bptt.nn.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_
 from bptt.nn.losses import sigmoid_squared_error as sigmoid_squared_error
 from bptt.nn.losses import softmax_cross_entropy as softmax_cross_entropy
 from bptt.nn.memory_plan import MemoryPlan as MemoryPlan
+from bptt.nn.memory_plan import every_k_plan as every_k_plan
 from bptt.nn.memory_plan import memory_plan as memory_plan
 from bptt.nn.memory_plan import minimum_budget as minimum_budget
 from bptt.nn.models import Batch as Batch

@@ -244,6 +244,23 @@ def minimum_budget(
     return min(min(p.peak_bytes for p in _candidates(sizes, policy, k, 0)), sizes.full)
 
 
+def every_k_plan(
+    T: int,
+    cell: Cell | str,
+    N: int,
+    H: int,
+    k: int | None = None,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dtype=np.float32,
+    input_size: int | None = None,
+) -> MemoryPlan:
+    """Every-k checkpointing (k default ceil(sqrt(T))) whatever it costs, to compare with."""
+    _, sizes = _sizes(T, cell, N, H, num_layers, bidirectional, dtype, "every_k", input_size)
+    return _candidates(sizes, "every_k", k, 2**62)[0]
+
+
 def _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy, input_size):
     if policy not in POLICIES:
         raise ValueError(f"policy: expected one of {POLICIES}, got {policy!r}")
