@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bptt.nn.cells import Cell, Weights
+from bptt.nn.functional import dropout_mask
 from bptt.nn.memory_plan import MemoryPlan
-from bptt.nn.scan import InputProjection, forward_step, padding, prepare_weights
+from bptt.nn.scan import InputProjection, ScanCache, forward_step, padding, prepare_weights
 
 
 @dataclass
@@ -164,3 +165,40 @@ class Replay:
         c = self.c
         valid_t = _valid_at(c.valid, c.first_padded, t)
         forward_step(c.cell, c.w, self.proj.at(t), prev, new, acts_t, valid_t)
+
+
+@dataclass
+class MaskDraw:
+    """A dropout mask kept as the generator state that draws it (under a memory budget)."""
+
+    state: dict  # the bit generator's state before the draw
+    shape: tuple[int, ...]
+    p: float
+    dtype: np.dtype
+
+    def mask(self) -> np.ndarray:
+        rng = np.random.Generator(getattr(np.random, self.state["bit_generator"])())
+        rng.bit_generator.state = self.state
+        return dropout_mask(self.shape, self.p, rng, self.dtype)
+
+
+@dataclass
+class RecurrentCache:
+    """Everything backward needs; the layer itself keeps nothing between the two calls."""
+
+    scans: list[ScanCache | CheckpointCache]  # one per layer and direction, index l * K + k
+    dropout_masks: list[np.ndarray | MaskDraw | None]  # on the output of layer l (l < L-1)
+    reverse_index: np.ndarray | None  # (T, N) time index that reverses each sequence in place
+    batch_first: bool
+    plan: MemoryPlan | None = None  # None: full BPTT, every step kept
+    input_bytes: int = 0  # the inputs forward made and keeps (layers above the first, copies)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this cache keeps for backward (not counting the caller's x)."""
+        masks = sum(m.nbytes for m in self.dropout_masks if isinstance(m, np.ndarray))
+        return sum(s.nbytes for s in self.scans) + masks + self.input_bytes
+
+    def mask(self, layer: int) -> np.ndarray | None:
+        m = self.dropout_masks[layer]
+        return m.mask() if isinstance(m, MaskDraw) else m

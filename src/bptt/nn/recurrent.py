@@ -27,7 +27,6 @@ It changes speed only: parameters, caches and results are the same to float32 ro
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,8 +36,8 @@ from bptt.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights, make_cell
 from bptt.nn.functional import dropout_mask
 from bptt.nn.layers import Parameterized
 from bptt.nn.memory_plan import MemoryPlan, memory_plan
-from bptt.nn.recompute import CheckpointCache, checkpoint_forward
-from bptt.nn.scan import ScanCache, Tape, natural_order, reverse_time, scan_backward, scan_forward
+from bptt.nn.recompute import MaskDraw, RecurrentCache, checkpoint_forward
+from bptt.nn.scan import Tape, natural_order, reverse_time, scan_backward, scan_forward
 
 _LAYER_DEFAULT = object()  # forward's memory_budget when not given: the layer's own
 
@@ -51,43 +50,6 @@ def direction_name(layer: int, direction: int) -> str:
 def direction_names(num_layers: int, num_directions: int) -> list[str]:
     """Index l * K + k -> its name: the order of parameters, tapes and forward caches."""
     return [direction_name(l, k) for l in range(num_layers) for k in range(num_directions)]
-
-
-@dataclass
-class MaskDraw:
-    """A dropout mask kept as the generator state that draws it (under a memory budget)."""
-
-    state: dict  # the bit generator's state before the draw
-    shape: tuple[int, ...]
-    p: float
-    dtype: np.dtype
-
-    def mask(self) -> np.ndarray:
-        rng = np.random.Generator(getattr(np.random, self.state["bit_generator"])())
-        rng.bit_generator.state = self.state
-        return dropout_mask(self.shape, self.p, rng, self.dtype)
-
-
-@dataclass
-class RecurrentCache:
-    """Everything backward needs; the layer itself keeps nothing between the two calls."""
-
-    scans: list[ScanCache | CheckpointCache]  # one per layer and direction, index l * K + k
-    dropout_masks: list[np.ndarray | MaskDraw | None]  # on the output of layer l (l < L-1)
-    reverse_index: np.ndarray | None  # (T, N) time index that reverses each sequence in place
-    batch_first: bool
-    plan: MemoryPlan | None = None  # None: full BPTT, every step kept
-    input_bytes: int = 0  # the inputs forward made and keeps (layers above the first, copies)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes this cache keeps for backward (not counting the caller's x)."""
-        masks = sum(m.nbytes for m in self.dropout_masks if isinstance(m, np.ndarray))
-        return sum(s.nbytes for s in self.scans) + masks + self.input_bytes
-
-    def mask(self, layer: int) -> np.ndarray | None:
-        m = self.dropout_masks[layer]
-        return m.mask() if isinstance(m, MaskDraw) else m
 
 
 class Recurrent(Parameterized):
