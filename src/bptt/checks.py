@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,6 +42,29 @@ def check_probability(name: str, value) -> float:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name}: expected a probability in [0, 1), got {value}")
     return float(value)
+
+
+BYTE_UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(name: str, value) -> int | None:
+    """A size in bytes: an integer, or a string "67108864", "64MiB", "512 KiB", "1.5GiB";
+    None or "" (or "none") is None: no limit."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if is_integer(value):
+        number, unit = value, ""
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]*)\s*", value)
+        number, unit = (float(match[1]), match[2].lower()) if match else (None, "")
+    else:
+        number, unit = None, ""
+    if number is None or unit not in BYTE_UNITS or number <= 0:
+        raise ValueError(
+            f"{name}: expected a positive number of bytes, optionally with a suffix B, KiB, "
+            f"MiB or GiB (e.g. 64MiB), got {value!r}"
+        )
+    return int(number * BYTE_UNITS[unit])
 
 
 def check_array(name: str, a, ndim: int, legend: str, dtype: np.dtype) -> np.ndarray:

@@ -3,6 +3,9 @@
     cells/         the math of ONE step (RNN, LSTM, GRU), the cell contract, ``CELLS``
     kernels/       optional fused numba loops for the LSTM's and GRU's elementwise step
     functional.py  sigmoid, tanh, relu and their derivatives from saved outputs; log-softmax
+    memory_plan.py ``memory_plan``: which states to keep under a memory budget (Gruslys et
+                   al.'s dynamic program, every-k checkpointing) and what it costs
+    recompute.py   the time loop under a plan: checkpoints forward, recomputation backward
     scan.py        the one time loop: BPTT for one layer and direction, blocks, ragged
                    lengths, the per-step ``Tape``
     recurrent.py   ``Recurrent`` and ``RNN``, ``LSTM``, ``GRU``: PyTorch's arguments, names and
@@ -30,6 +33,8 @@ from bptt.nn.cells import RNNCell as RNNCell
 from bptt.nn.cells import Weights as Weights
 from bptt.nn.cells import cell_name as cell_name
 from bptt.nn.cells import make_cell as make_cell
+from bptt.nn.directions import direction_name as direction_name
+from bptt.nn.directions import direction_names as direction_names
 from bptt.nn.heads import HEADS as HEADS
 from bptt.nn.init import INITS as INITS
 from bptt.nn.init import init_params as init_params
@@ -44,6 +49,10 @@ from bptt.nn.losses import mean_squared_error as mean_squared_error
 from bptt.nn.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
 from bptt.nn.losses import sigmoid_squared_error as sigmoid_squared_error
 from bptt.nn.losses import softmax_cross_entropy as softmax_cross_entropy
+from bptt.nn.memory_plan import MemoryPlan as MemoryPlan
+from bptt.nn.memory_plan import every_k_plan as every_k_plan
+from bptt.nn.memory_plan import memory_plan as memory_plan
+from bptt.nn.memory_plan import minimum_budget as minimum_budget
 from bptt.nn.models import Batch as Batch
 from bptt.nn.models import Model as Model
 from bptt.nn.models import SequenceClassifier as SequenceClassifier
@@ -54,8 +63,6 @@ from bptt.nn.recurrent import LSTM as LSTM
 from bptt.nn.recurrent import RNN as RNN
 from bptt.nn.recurrent import Recurrent as Recurrent
 from bptt.nn.recurrent import RecurrentCache as RecurrentCache
-from bptt.nn.recurrent import direction_name as direction_name
-from bptt.nn.recurrent import direction_names as direction_names
 from bptt.nn.recurrent import make_recurrent as make_recurrent
 from bptt.nn.scan import ScanCache as ScanCache
 from bptt.nn.scan import Tape as Tape

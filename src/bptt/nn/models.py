@@ -87,6 +87,7 @@ class Model(Parameterized):
         embedding_dropout: float = 0.0,
         output_dropout: float = 0.0,
         tie_weights: bool = False,
+        memory_budget: int | str | None = None,
     ):
         rng = rng if rng is not None else np.random.default_rng()
         self.dtype = np.dtype(dtype)
@@ -112,6 +113,7 @@ class Model(Parameterized):
             dtype=dtype,
             rng=rng,
             backend=backend,
+            memory_budget=memory_budget,
         )
         K = self.rnn.num_directions
         self.head = Linear(head_input or K * hidden_size, output_size, bias, dtype=dtype, rng=rng)

@@ -3,7 +3,7 @@
 
     RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
         batch_first=False, dropout=0.0, bidirectional=False, *, dtype=float32, rng=None,
-        backend="auto")
+        backend="auto", memory_budget=None)
     LSTM(...) and GRU(...) take the same arguments but ``nonlinearity``.
 
 Shapes (time-major inside; ``batch_first`` transposes x, output and their gradients only):
@@ -11,53 +11,34 @@ Shapes (time-major inside; ``batch_first`` transposes x, output and their gradie
     x       (T, N, D)           output  (T, N, K*H)   K = 2 if bidirectional else 1
     h0, h_n (L*K, N, H)         LSTM state: the tuple (h, c), each (L*K, N, H)
 
-Layer l > 0 reads the concatenated outputs of both directions of layer l-1, with dropout
-between layers in training mode. The reverse direction reads each sequence backwards from its
-last real step (pack_padded_sequence semantics when ``lengths`` is given). Layer l, direction
-k is named "l{l}" or "l{l}_reverse" (``direction_name``), as PyTorch's parameter suffixes.
+Layer l > 0 reads both directions' outputs of layer l-1 (dropout between, in training). The
+reverse direction reads each sequence backwards from its last real step (pack_padded_sequence
+semantics with ``lengths``); names "l{l}", "l{l}_reverse" (``directions.py``), as PyTorch's.
 
 Parameters carry PyTorch's names, shapes, gate order and initialisation U(-1/sqrt(H), 1/sqrt(H)),
 so ``state_dict()`` loads into ``torch.nn.LSTM`` and back.
 
-``backend`` picks who runs the elementwise half of each step: "numpy" (the reference),
-"numba" (fused compiled loops, ``bptt.nn.kernels``) or "auto" (numba for float32 when installed).
-It changes speed only: parameters, caches and results are the same to float32 round-off.
+``backend``: "numpy", "numba" (fused loops, ``bptt.nn.kernels``) or "auto" (numba for float32
+when installed) runs the elementwise half of each step; results agree to float32 round-off.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
 from bptt import checks as check
 from bptt.nn import kernels
 from bptt.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights, make_cell
+from bptt.nn.directions import direction_name
 from bptt.nn.functional import dropout_mask
 from bptt.nn.layers import Parameterized
-from bptt.nn.scan import ScanCache, Tape, natural_order, reverse_time, scan_backward, scan_forward
+from bptt.nn.memory_plan import MemoryPlan, memory_plan
+from bptt.nn.recompute import MaskDraw, RecurrentCache, checkpoint_forward
+from bptt.nn.scan import Tape, natural_order, reverse_time, scan_backward, scan_forward
 
-
-def direction_name(layer: int, direction: int) -> str:
-    """Layer l, direction k -> "l{l}" or "l{l}_reverse" (PyTorch's parameter suffix)."""
-    return f"l{layer}" + ("_reverse" if direction == 1 else "")
-
-
-def direction_names(num_layers: int, num_directions: int) -> list[str]:
-    """Index l * K + k -> its name: the order of parameters, tapes and forward caches."""
-    return [direction_name(l, k) for l in range(num_layers) for k in range(num_directions)]
-
-
-@dataclass
-class RecurrentCache:
-    """Everything backward needs; the layer itself keeps nothing between the two calls."""
-
-    scans: list[ScanCache]  # one per layer and direction, index l * K + k
-    dropout_masks: list[np.ndarray | None]  # applied to the output of layer l (l < L-1)
-    reverse_index: np.ndarray | None  # (T, N) time index that reverses each sequence in place
-    batch_first: bool
-    cell: str = ""  # the name of the cell that made it: another cell's cache is refused
+_LAYER_DEFAULT = object()  # forward's memory_budget when not given: the layer's own
 
 
 class Recurrent(Parameterized):
@@ -77,7 +58,9 @@ class Recurrent(Parameterized):
         dtype=np.float32,
         rng: np.random.Generator | None = None,
         backend: str = "auto",
+        memory_budget: int | str | None = None,
     ):
+        self.memory_budget = check.parse_bytes("memory_budget", memory_budget)
         self.input_size = check.check_positive_int("input_size", input_size)
         self.hidden_size = check.check_positive_int("hidden_size", hidden_size)
         self.num_layers = check.check_positive_int("num_layers", num_layers)
@@ -168,12 +151,40 @@ class Recurrent(Parameterized):
             checked.append(s)
         return tuple(checked)
 
-    def forward(self, x: np.ndarray, state0=None, lengths=None, *, for_backward: bool = True):
+    def memory_plan(self, T: int, N: int, budget=None, policy: str = "dp") -> MemoryPlan:
+        """The plan ``forward`` runs for T steps and N sequences in ``budget`` bytes (int, or
+        a string such as "64MiB"; default: the layer's ``memory_budget``)."""
+        budget = self.memory_budget if budget is None else budget
+        return memory_plan(
+            T,
+            self.cell,
+            N,
+            self.hidden_size,
+            check.parse_bytes("memory_budget", budget),
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dtype=self.dtype,
+            policy=policy,
+            input_size=self.input_size,
+        )
+
+    def forward(
+        self,
+        x: np.ndarray,
+        state0=None,
+        lengths=None,
+        *,
+        for_backward: bool = True,
+        memory_budget=_LAYER_DEFAULT,
+    ):
         """x (T, N, D), or (N, T, D) with batch_first -> (output, final state, cache).
 
         ``lengths`` (N,) ints in [1, T]: outputs past a sequence's end are zero and its final
         state is the state at its last real step. ``for_backward=False`` (inference) keeps
         only what the outputs need, which is faster; its cache cannot go to ``backward``.
+        ``memory_budget``: bytes (int, or "64MiB") the cache and backward's recomputation
+        may hold, or a ``MemoryPlan``; None keeps every step (full BPTT); default: the
+        layer's ``memory_budget``. The gradients are the same (``bptt.nn.memory_plan``).
         """
         legend = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
         check.check_array("x", x, 3, legend, self.dtype)
@@ -189,6 +200,16 @@ class Recurrent(Parameterized):
             raise ValueError(f"x: expected input_size {self.input_size} features, got {D}")
         states0 = self._check_state(state0, N)
         valid = check.check_lengths(lengths, T, N)
+        plan = None
+        if memory_budget is _LAYER_DEFAULT:
+            memory_budget = self.memory_budget
+        if for_backward and memory_budget is not None:
+            plan = memory_budget
+            if not isinstance(plan, MemoryPlan):
+                plan = self.memory_plan(T, N, check.parse_bytes("memory_budget", plan))
+            elif plan.T != T:
+                raise ValueError(f"memory_budget: expected a plan for T={T}, got T={plan.T}")
+            plan = None if plan.policy == "full" else plan
         reverse_index = None
         if valid is not None and not valid.all():
             t = np.arange(T)[:, None]  # (T, 1)
@@ -196,41 +217,42 @@ class Recurrent(Parameterized):
             reverse_index = np.where(t < L, L - 1 - t, t)  # (T, N)
 
         finals = [np.empty_like(s) for s in states0]
-        scans, masks = [], []
+        scans, masks, input_bytes = [], [], 0
         layer_input = x  # (T, N, D) then (T, N, K*H)
         for layer in range(self.num_layers):
             outs = []
             for direction in range(self.num_directions):
                 idx = layer * self.num_directions + direction
                 xs = layer_input if direction == 0 else reverse_time(layer_input, reverse_index)
-                scan = scan_forward(
-                    self.cell,
-                    self._weights(layer, direction),
-                    xs,
-                    tuple(s[idx] for s in states0),
-                    valid,
-                    for_backward,
-                )
-                out = scan.outputs  # (T, N, H)
+                if (layer > 0 and direction == 0) or (direction == 1 and reverse_index is not None):
+                    input_bytes += xs.nbytes  # made here: the caller's x and views not counted
+                args = (self._weights(layer, direction), xs, tuple(s[idx] for s in states0))
+                if plan is None:
+                    scan = scan_forward(self.cell, *args, valid, for_backward)
+                    out, final = scan.outputs, scan.final_state  # (T, N, H), tuple of (N, H)
+                else:
+                    scan, out, final = checkpoint_forward(self.cell, *args, valid, plan)
                 outs.append(out if direction == 0 else reverse_time(out, reverse_index))
-                for f, s in zip(finals, scan.final_state):
+                for f, s in zip(finals, final):
                     f[idx] = s
                 scans.append(scan)
             layer_input = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
             mask = None
             if layer < self.num_layers - 1:
+                before = self.rng.bit_generator.state
                 mask = dropout_mask(
                     layer_input.shape, self.dropout, self.rng, self.dtype, self.training
                 )
                 layer_input = layer_input if mask is None else layer_input * mask
+                if mask is not None and plan is not None:  # drawn again by backward
+                    mask = MaskDraw(before, mask.shape, self.dropout, self.dtype)
             masks.append(mask)
         output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         state = tuple(finals) if self.cell.num_states == 2 else finals[0]
-        return (
-            output,
-            state,
-            RecurrentCache(scans, masks, reverse_index, self.batch_first, self.cell.name),
+        cache = RecurrentCache(
+            scans, masks, reverse_index, self.batch_first, plan, input_bytes, self.cell.name
         )
+        return output, state, cache
 
     __call__ = forward
 
@@ -292,8 +314,9 @@ class Recurrent(Parameterized):
         tapes_by_idx: dict[int, Tape] = {}
         d_state0 = [np.zeros((self.num_layers * K, N, H), dtype=self.dtype) for _ in d_state]
         for layer in reversed(range(self.num_layers)):
-            if d_out is not None and cache.dropout_masks[layer] is not None:
-                d_out = d_out * cache.dropout_masks[layer]
+            mask = cache.mask(layer) if d_out is not None else None
+            if mask is not None:
+                d_out = d_out * mask
             d_in = None  # gradient with respect to this layer's input, summed over directions
             for direction in range(K):
                 idx = layer * K + direction

@@ -53,6 +53,61 @@ class ScanCache:
     def final_state(self) -> tuple[np.ndarray, ...]:
         return tuple(s[-1] for s in self.states)
 
+    @property
+    def nbytes(self) -> int:
+        """The states and activations kept (the inputs are counted by the layer)."""
+        return sum(a.nbytes for a in self.states + self.acts)
+
+    def replay(self) -> ScanCache:
+        """What backward reads step by step: ``at(t)``; here everything is kept."""
+        return self
+
+    def at(self, t: int) -> tuple[tuple[np.ndarray, ...], ...]:
+        """(state of step t-1, state of step t, activations of step t), tuples of (N, ...)."""
+        s, a = self.states, self.acts
+        return tuple(x[t] for x in s), tuple(x[t + 1] for x in s), tuple(x[t] for x in a)
+
+
+def prepare_weights(w: Weights, T: int) -> Weights:
+    """The step multiplies by W_hh^T: stored so (for T > 1), BLAS runs it 1.1-1.4x faster."""
+    return w._replace(W_hh=np.ascontiguousarray(w.W_hh.T).T) if T > 1 else w
+
+
+class InputProjection:
+    """The input side of the gates, one GEMM per block of steps aligned at 0 (so a step
+    recomputed later gets the same bits): ``at(t)`` (N, G*H)."""
+
+    def __init__(self, cell: Cell, w: Weights, xs: np.ndarray, B: int | None = None):
+        T, N, _ = xs.shape
+        self.cell, self.w, self.xs, self.block = cell, w, xs, -1
+        self.B = B or block_steps(T, N * w.W_ih.shape[0] * xs.itemsize)
+
+    def at(self, t: int) -> np.ndarray:
+        if t // self.B != self.block:
+            self.block, self.ax = t // self.B, None  # the old block goes before the new comes
+            self.ax = self.cell.project_inputs(
+                self.w, self.xs[t - t % self.B : t - t % self.B + self.B]
+            )
+        return self.ax[t % self.B]
+
+
+def padding(valid: np.ndarray | None, T: int) -> tuple[np.ndarray | None, int]:
+    """(valid or None when no sequence ends early, the first step at which one has ended)."""
+    if valid is None:
+        return None, T
+    full_steps = valid.all(axis=(1, 2))  # (T,) True until the first sequence ends
+    if full_steps.all():
+        return None, T
+    return valid, int(np.argmin(full_steps))
+
+
+def forward_step(cell: Cell, w: Weights, ax_t, prev, new, acts_t, valid_t) -> None:
+    """One step into ``new``; a padded row (valid_t (N, 1) False) carries its state unchanged."""
+    cell.step_forward(w, ax_t, prev, new, acts_t)
+    if valid_t is not None:
+        for s_new, s_prev in zip(new, prev):
+            np.copyto(s_new, s_prev, where=~valid_t)
+
 
 def scan_forward(
     cell: Cell,
@@ -69,31 +124,21 @@ def scan_forward(
     """
     T, N, _ = xs.shape
     H = w.W_hh.shape[1]
-    if T > 1:  # the step multiplies by W_hh^T: stored so, BLAS runs it 1.1-1.4x faster
-        w = w._replace(W_hh=np.ascontiguousarray(w.W_hh.T).T)
-    B = block_steps(T, N * cell.num_gates * H * xs.itemsize)
+    w = prepare_weights(w, T)
+    proj = InputProjection(cell, w, xs)
     states = tuple(np.empty((T + 1, N, H), dtype=xs.dtype) for _ in range(cell.num_states))
     for s, s0 in zip(states, state0):
         s[0] = s0
     kept = T if for_backward else 1
     acts = tuple(np.empty((kept, N, width), dtype=xs.dtype) for width in cell.act_widths(H))
-    first_padded = T
-    if valid is not None:
-        full_steps = valid.all(axis=(1, 2))  # (T,) True until the first sequence ends
-        if full_steps.all():
-            valid = None
-        else:
-            first_padded = int(np.argmin(full_steps))
+    valid, first_padded = padding(valid, T)
     for t in range(T):
-        if t % B == 0:  # the input side of the next B steps, as one GEMM
-            ax = cell.project_inputs(w, xs[t : t + B])  # (B, N, G*H)
         prev = tuple(s[t] for s in states)
         new = tuple(s[t + 1] for s in states)
         acts_t = tuple(a[t if for_backward else 0] for a in acts)
-        cell.step_forward(w, ax[t % B], prev, new, acts_t)
-        if t >= first_padded:
-            for s_new, s_prev in zip(new, prev):
-                np.copyto(s_new, s_prev, where=~valid[t])
+        forward_step(
+            cell, w, proj.at(t), prev, new, acts_t, valid[t] if t >= first_padded else None
+        )
     return ScanCache(xs, states, acts, valid, first_padded, for_backward)
 
 
@@ -135,12 +180,12 @@ def scan_backward(
     block is done (one GEMM per weight and block, summed over blocks), so at most B steps of
     them are held: about 4 MiB, instead of T steps. With a tape, B = T.
     """
-    xs, states, acts, valid = cache.xs, cache.states, cache.acts, cache.valid
+    xs, valid = cache.xs, cache.valid
     T, N, D = xs.shape
     H = w.W_hh.shape[1]
     GH = cell.num_gates * H
     row_bytes = N * GH * xs.itemsize * (2 if cell.separate_hidden_grads else 1)
-    B = T if tape is not None else block_steps(T, row_bytes)
+    B = T if tape is not None else getattr(cache, "grad_block", 0) or block_steps(T, row_bytes)
     d_ax = np.empty((B, N, GH), dtype=xs.dtype)  # (B, N, G*H) gate gradients of one block
     d_ah = np.empty_like(d_ax) if cell.separate_hidden_grads else d_ax
     d_xs = np.empty(xs.shape, xs.dtype) if input_grad else None  # (T, N, D), C order
@@ -150,11 +195,13 @@ def scan_backward(
     )  # error arriving from step t+1 (here: from the final state)
     if tape is not None:
         tape.d_states = tuple(np.empty((T, N, H), dtype=xs.dtype) for _ in d_state)
+    steps = cache.replay()  # a checkpointed cache recomputes the steps it did not keep
+    h_block = None if steps is cache else np.empty((B, N, H), dtype=xs.dtype)  # h_{t-1}
     for t in reversed(range(T)):
         start = t - t % B  # first step of this block
-        prev = tuple(s[t] for s in states)
-        now = tuple(s[t + 1] for s in states)
-        acts_t = tuple(a[t] for a in acts)
+        prev, now, acts_t = steps.at(t)
+        if h_block is not None:
+            h_block[t - start] = prev[0]
         dh = d_state[0] if d_outputs is None else d_state[0] + d_outputs[t]
         d_ax_t, d_ah_t = d_ax[t - start], d_ah[t - start]
         if t < cache.first_padded:
@@ -171,12 +218,13 @@ def scan_backward(
                 recorded[t] = d
         if t == start:  # the block [start, stop) is complete
             stop = min(start + B, T)
-            steps = slice(start, stop)
+            block = slice(start, stop)
             block_ax = d_ax[: stop - start]  # (stop - start, N, G*H)
             block_ah = d_ah[: stop - start] if cell.separate_hidden_grads else block_ax
-            block_grads = cell.weight_grads(w, xs[steps], states[0][steps], block_ax, block_ah)
+            h_prevs = cache.states[0][block] if h_block is None else h_block[: stop - start]
+            block_grads = cell.weight_grads(w, xs[block], h_prevs, block_ax, block_ah)
             if input_grad:
-                cell.input_grads(w, block_ax, out=d_xs[steps])
+                cell.input_grads(w, block_ax, out=d_xs[block])
             grads = block_grads if grads is None else add_weights(grads, block_grads)
     if tape is not None:
         tape.d_ax, tape.d_ah = d_ax, d_ah
