@@ -65,3 +65,17 @@ def test_config_file_errors_are_named(tmp_path, cli, text, words):
 def test_missing_config_file_is_rejected(tmp_path, cli):
     rc, _, err = cli("train", "addition", "--config", tmp_path / "nope.toml")
     assert_usage_error(rc, err, "--config", "no such file", "nope.toml")
+
+
+def test_memory_budget_trains_the_same_run_and_a_bad_size_is_refused(tmp_path, cli):
+    argv = ["train", "adding", "--length", 60, "--hidden-size", 16, "--epochs", 1]
+    argv += ["--train-size", 128, "--test-size", 64, "--quiet"]
+    summaries = []
+    for name, budget in (("full", ""), ("budget", "256KiB")):
+        rc, out, err = cli(*argv, "--memory-budget", budget, "--run-dir", tmp_path / name)
+        assert rc == 0, err
+        summaries.append(json.loads((tmp_path / name / "summary.json").read_text()))
+    assert summaries[0]["test"]["loss"] == pytest.approx(summaries[1]["test"]["loss"], rel=1e-5)
+    rc, _, err = cli(*argv, "--memory-budget", "12XB", "--run-dir", tmp_path / "bad")
+    assert_usage_error(rc, err, "--memory-budget", "'12XB'")
+    assert not (tmp_path / "bad").exists()

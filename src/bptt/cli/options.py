@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 from bptt.bounded import TOML_LIMIT, read_bounded
+from bptt.checks import parse_bytes
 from bptt.nn import cell_name
 from bptt.tasks import default_options, get_task
 
@@ -41,6 +42,10 @@ def canonical(options: dict) -> dict:
             options = {**options, "cell": cell_name(options["cell"])}
         except ValueError as e:
             raise UsageError(f"--cell: {e}".replace("cell: ", "", 1)) from None
+    try:
+        parse_bytes("--memory-budget", options.get("memory_budget"))
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
     return options
 
 

@@ -33,6 +33,11 @@ MODEL_OPTIONS = {
         "numba), or auto (numba for float32 when installed)",
     ),
     "batch_size": (64, "sequences per minibatch"),
+    "memory_budget": (
+        "",
+        "bytes the forward keeps for backward, e.g. 64MiB: the rest is recomputed (Gruslys "
+        "et al.'s BPTT-HSM), the same gradients; '' keeps every step (full BPTT)",
+    ),
     "output": (
         "softmax",
         "the head's loss: softmax (cross-entropy over classes), sigmoid_mse (squared error of "

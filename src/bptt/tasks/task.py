@@ -82,5 +82,6 @@ def build_model(data: TaskData, opts: dict, rng: np.random.Generator) -> Model:
         backend=opts.get("backend", "auto"),  # runs saved before it existed have none
         **{k: opts[k] for k in PORTING_OPTIONS if k in opts},  # so have these
         forget_bias=opts.get("forget_bias") or None,
+        memory_budget=opts.get("memory_budget") or None,  # "": full BPTT
         **data.model_kwargs,
     )
