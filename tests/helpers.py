@@ -12,6 +12,9 @@ pyproject.toml makes ``from helpers import ...`` work from every folder of the t
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +141,28 @@ def assert_same_params(a: dict, b: dict):
     assert a.keys() == b.keys()
     for name in a:
         assert np.array_equal(a[name], b[name]), name
+
+
+def signal_a_training_run(run_dir: Path, signum: int, timeout: float) -> tuple[int, str]:
+    """Start ``python -m bptt train addition`` (a long tiny run) into run_dir, send it
+    ``signum`` once its first metrics line is written; -> (exit status, its stderr). Each
+    wait is bounded by ``timeout`` seconds, and the process never outlives the call."""
+    args = [sys.executable, "-m", "bptt", "train", "addition", "--epochs", "2000",
+            "--run-dir", str(run_dir), "--bits", "4", "--train-size", "64", "--test-size", "10",
+            "--hidden-size", "4", "--batch-size", "8", "--no-progress"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + timeout
+        metrics = run_dir / "metrics.jsonl"
+        while not (metrics.exists() and metrics.stat().st_size > 0):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, f"no metrics line within {timeout} s"
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err.decode()

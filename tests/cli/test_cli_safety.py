@@ -6,15 +6,11 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from bptt.train import RunLock
-from helpers import assert_usage_error, read_metrics, train_steps
+from helpers import assert_usage_error, read_metrics, signal_a_training_run, train_steps
 
 SMALL = ["--train-size", 64, "--test-size", 20, "--hidden-size", 4, "--batch-size", 16]
 
@@ -143,24 +139,8 @@ def test_another_runs_checkpoint_is_refused(tmp_path, cli):
 
 def test_sigterm_finishes_the_step_saves_and_exits_143(tmp_path):
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "bptt", "train", "addition", "--epochs", "2000",
-            "--run-dir", str(run), "--bits", "4", "--train-size", "64", "--test-size", "10",
-            "--hidden-size", "4", "--batch-size", "8", "--no-progress"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        deadline = time.monotonic() + 10.0
-        while not ((run / "metrics.jsonl").exists() and (run / "metrics.jsonl").stat().st_size):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no metrics line within 10 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10.0)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 143, err.decode()
+    returncode, err = signal_a_training_run(run, signal.SIGTERM, timeout=10.0)
+    assert returncode == 143, err
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     assert (run / "checkpoints" / f"step-{summary['steps']:06d}" / "manifest.json").is_file()

@@ -5,9 +5,6 @@ truncated BPTT between two windows of one batch."""
 import dataclasses
 import json
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,6 +15,7 @@ from helpers import (
     addition_model,
     assert_same_params,
     resumed,
+    signal_a_training_run,
     stream_data,
     stream_model,
     train,
@@ -143,26 +141,8 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path):
 
 def test_sigint_to_the_command_line_exits_130_with_a_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
-    args = [
-        sys.executable, "-m", "bptt", "train", "addition", "--epochs", "2000", "--run-dir",
-        str(run_dir), "--bits", "4", "--train-size", "64", "--test-size", "10",
-        "--hidden-size", "4", "--batch-size", "8", "--no-progress",
-    ]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 8.0
-        metrics = run_dir / "metrics.jsonl"
-        while not (metrics.exists() and metrics.stat().st_size > 0):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no metrics line within 8 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=8.0)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err.decode()
+    returncode, err = signal_a_training_run(run_dir, signal.SIGINT, timeout=8.0)
+    assert returncode == 130, err
     ckpt = load_checkpoint(run_dir)
     assert ckpt.step >= 1
     summary = json.loads((run_dir / "summary.json").read_text())

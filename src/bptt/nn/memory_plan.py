@@ -217,7 +217,7 @@ def memory_plan(
         )
     feasible = [p for p in _candidates(sizes, policy, k, budget) if p.peak_bytes <= budget]
     if not feasible:
-        need = min(min(p.peak_bytes for p in _candidates(sizes, policy, k, 0)), sizes.full)
+        need = _minimum(sizes, policy, k)
         raise ValueError(
             f"memory_budget: expected at least {need} bytes ({_mib(need)}) for T={T}, "
             f"{cell.name}, N={N}, H={H} with policy {policy!r}, got {budget} bytes "
@@ -241,6 +241,11 @@ def minimum_budget(
 ) -> int:
     """The smallest budget ``memory_plan`` accepts for these arguments, in bytes."""
     _, sizes = _sizes(T, cell, N, H, num_layers, bidirectional, dtype, policy, input_size)
+    return _minimum(sizes, policy, k)
+
+
+def _minimum(sizes, policy: str, k: int | None) -> int:
+    """The smallest peak of any plan of the policy, or full BPTT's bytes when less."""
     return min(min(p.peak_bytes for p in _candidates(sizes, policy, k, 0)), sizes.full)
 
 
