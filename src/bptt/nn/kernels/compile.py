@@ -4,6 +4,9 @@
     error_model="numpy"      x / 0 gives inf as in NumPy; the Python model's check per
                              division would stop LLVM from vectorising the loops
     nogil=True               a kernel may run beside other threads
+    fastmath={"contract"}    a * b + c may become one fused multiply-add (one rounding
+                             instead of two); nothing else of fastmath: NaN and inf still
+                             propagate as in NumPy, and no sum is reordered
 
 Compiled code is cached on disk (next to the source, or in numba's user cache where that is
 read-only), so only the first run compiles (about 3 s for the LSTM's and GRU's float32
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numba
 
-OPTIONS = {"boundscheck": False, "error_model": "numpy", "nogil": True}
+OPTIONS = {"boundscheck": False, "error_model": "numpy", "nogil": True, "fastmath": {"contract"}}
 SOURCES = ("approx.py", "compile.py")  # what every kernel depends on besides its own module
 SOURCES_DIGEST = hashlib.sha256(
     b"".join((Path(__file__).parent / name).read_bytes() for name in SOURCES)
