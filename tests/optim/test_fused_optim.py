@@ -91,3 +91,42 @@ def test_the_parallel_loop_of_big_parameters_equals_the_numpy_rule(cls, kwargs):
         fused.step(grads)
         ref.step(grads)
     np.testing.assert_array_equal(fused.params["w"], ref.params["w"])
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), [CASES[1], CASES[5]])
+def test_many_parameters_of_two_dtypes_in_groups_equal_the_numpy_rule(cls, kwargs):
+    """More parameters than one compiled group holds, float32 and float64 mixed, a 0-d one,
+    and a Fortran-ordered one (which falls back to NumPy) in the middle of the groups."""
+    require_numba()
+    fused_module = importlib.import_module("bptt.optim.fused")
+    rng = np.random.default_rng(2)
+    shapes = [(7, 3), (5,), (), (4, 2, 3), (1,)] * (fused_module.GROUP // 2 + 1)
+    params = {}
+    for i, shape in enumerate(shapes):
+        dtype = np.float32 if i % 3 else np.float64
+        params[f"p{i}"] = rng.standard_normal(shape).astype(dtype)  # shape
+    params["fortran"] = np.asfortranarray(rng.standard_normal((6, 5)).astype(np.float32))
+    ref_params = {k: v.copy(order="K") for k, v in params.items()}
+    fused, ref = cls(params, lr=0.05, **kwargs), cls(ref_params, lr=0.05, **kwargs)
+    ref.fused = False
+    for _ in range(4):
+        grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()}
+        fused.step(grads)
+        ref.step(grads)
+    for name in ref.params:
+        np.testing.assert_array_equal(fused.params[name], ref.params[name])
+    for key, value in ref.state_dict()["arrays"].items():
+        np.testing.assert_array_equal(fused.state_dict()["arrays"][key], value)
+    group = fused_module._sgd_group if cls is SGD else fused_module._adam_group
+    assert len(group.signatures) <= 2  # one per dtype, however many parameters
+
+
+def test_a_parameter_array_replaced_by_the_caller_is_updated_not_its_old_view():
+    require_numba()
+    params = {"w": np.zeros(4, np.float32)}
+    opt = SGD(params, lr=0.5)
+    opt.step({"w": np.ones(4, np.float32)})
+    opt.params["w"] = replacement = np.full(4, 10.0, np.float32)
+    opt.step({"w": np.ones(4, np.float32)})
+    np.testing.assert_array_equal(replacement, np.full(4, 9.5, np.float32))
+    np.testing.assert_array_equal(params["w"], np.full(4, -0.5, np.float32))

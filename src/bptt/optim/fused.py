@@ -1,4 +1,4 @@
-"""SGD's and Adam's update as one fused loop per parameter (optional, needs numba).
+"""SGD's and Adam's update as fused loops over every parameter at once (optional, needs numba).
 
 NumPy runs ``theta -= lr * g`` as two passes over memory and Adam's rule as about ten; an
 optimizer step is bound by memory, so each pass costs its full share. The loops here read
@@ -9,8 +9,12 @@ rules of ``sgd.py`` and ``adam.py`` in the same order of operations and in the p
 dtype (every constant is cast to it first, as NumPy casts a Python float), so their results
 equal the NumPy rules' (to float32 round-off where LLVM fuses a multiply-add).
 
-Arrays are the parameters' flat views (``theta.reshape(-1)``), all of one length P.
-This module imports numba at its top: load it with ``load()`` of ``bptt.optim.optimizer``.
+One compiled call updates a group of up to ``GROUP`` parameters of one dtype (a tuple of
+their flat views, ``theta.reshape(-1)``, padded with empty arrays), so a model's step costs
+one call per group rather than one per parameter: numba's call overhead (about 8 us, for
+unboxing nine arguments) was most of a small model's step. Arrays of ``PARALLEL_MIN``
+entries or more get a parallel call of their own.
+This module imports numba at its top: load it with ``load_rule`` of ``bptt.optim.optimizer``.
 """
 
 from __future__ import annotations
@@ -56,41 +60,82 @@ def _adam(
         theta[k] = tk - lr_t * (mk / (np.sqrt(vk) / sqrt_bc2 + eps))
 
 
-def _compiled(fn):
-    """fn compiled twice, a serial and a parallel loop; the parallel one for big arrays."""
-    serial = numba.njit(**OPTIONS)(fn)
-    parallel = numba.njit(parallel=True, **OPTIONS)(fn)
-    return lambda theta, *rest: (parallel if theta.size >= PARALLEL_MIN else serial)(theta, *rest)
+GROUP = 8  # parameters per compiled call: one signature per dtype, whatever the model
 
 
-_sgd_loop, _adam_loop = _compiled(_sgd), _compiled(_adam)
+_sgd_serial = numba.njit(**OPTIONS)(_sgd)
+_sgd_parallel = numba.njit(parallel=True, **OPTIONS)(_sgd)
+_adam_serial = numba.njit(**OPTIONS)(_adam)
+_adam_parallel = numba.njit(parallel=True, **OPTIONS)(_adam)
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    return a.reshape(-1)  # a view: params, grads and state are C-contiguous (checked by caller)
+@numba.njit(**OPTIONS)
+def _sgd_group(thetas, gs, bs, lr, momentum, damp, wd, first, nesterov):  # pragma: no cover
+    for i in range(len(thetas)):
+        _sgd_serial(thetas[i], gs[i], bs[i], lr, momentum, damp, wd, first, nesterov)
 
 
-def sgd_update(opt, theta, g, state, t) -> None:
-    """``SGD._update`` in one loop; ``opt`` gives the hyperparameters."""
-    c = theta.dtype.type
-    b = state.get("momentum_buffer", theta)
-    _sgd_loop(
-        _flat(theta), _flat(g), _flat(b), c(opt.lr), c(opt.momentum), c(1 - opt.dampening),
-        c(opt.weight_decay), t == 1, opt.nesterov,
-    )  # fmt: skip
+@numba.njit(**OPTIONS)
+def _adam_group(
+    thetas, gs, ms, vs, v_maxs, lr_t, beta1c, beta2, beta2c, sqrt_bc2, eps, wd, decay, ams
+):  # pragma: no cover - compiled
+    for i in range(len(thetas)):
+        _adam_serial(
+            thetas[i], gs[i], ms[i], vs[i], v_maxs[i],
+            lr_t, beta1c, beta2, beta2c, sqrt_bc2, eps, wd, decay, ams,
+        )  # fmt: skip
 
 
-def adam_update(opt, theta, g, state, t) -> None:
-    """``Adam._update`` (and AdamW's) in one loop; ``opt`` gives the hyperparameters."""
-    c = theta.dtype.type
+def _update_all(group_loop, parallel_loop, arrays_per_param, constants) -> None:
+    """Run a rule on every parameter: big ones alone in parallel, the rest in groups.
+
+    arrays_per_param   one tuple (theta, g, *state) of flat views (P,) per parameter
+    constants(c)       the rule's scalar arguments, each cast by c (the dtype's scalar type)
+    """
+    groups: dict[np.dtype, list] = {}
+    for flat in arrays_per_param:
+        if flat[0].size >= PARALLEL_MIN:
+            parallel_loop(*flat, *constants(flat[0].dtype.type))
+        else:
+            groups.setdefault(flat[0].dtype, []).append(flat)
+    for dtype, flats in groups.items():
+        scalars = constants(dtype.type)
+        padding = (np.empty(0, dtype),) * len(flats[0])  # a parameter of no entries
+        for start in range(0, len(flats), GROUP):
+            chunk = flats[start : start + GROUP]
+            chunk += [padding] * (GROUP - len(chunk))
+            group_loop(*zip(*chunk), *scalars)
+
+
+def sgd_update(opt, params, t) -> None:
+    """``SGD._update`` on every flat (theta, g, state) of ``params``; ``opt`` gives the
+    hyperparameters."""
+    arrays = [(theta, g, state.get("momentum_buffer", theta)) for theta, g, state in params]
+
+    def constants(c):
+        return (
+            c(opt.lr), c(opt.momentum), c(1 - opt.dampening), c(opt.weight_decay), t == 1,
+            opt.nesterov,
+        )  # fmt: skip
+
+    _update_all(_sgd_group, _sgd_parallel, arrays, constants)
+
+
+def adam_update(opt, params, t) -> None:
+    """``Adam._update`` (and AdamW's) on every (theta, g, state) of ``params``."""
     beta1, beta2 = opt.betas
     decoupled = opt.decoupled_weight_decay
     decay = 1 - opt.lr * opt.weight_decay if decoupled else 1.0
     wd = 0.0 if decoupled else opt.weight_decay
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    v_max = state.get("max_exp_avg_sq", v)
-    _adam_loop(
-        _flat(theta), _flat(g), _flat(m), _flat(v), _flat(v_max),
-        c(opt.lr / (1 - beta1**t)), c(1 - beta1), c(beta2), c(1 - beta2),
-        c(math.sqrt(1 - beta2**t)), c(opt.eps), c(wd), c(decay), opt.amsgrad,
-    )  # fmt: skip
+    arrays = [
+        (theta, g, s["exp_avg"], s["exp_avg_sq"], s.get("max_exp_avg_sq", s["exp_avg_sq"]))
+        for theta, g, s in params
+    ]
+
+    def constants(c):
+        return (
+            c(opt.lr / (1 - beta1**t)), c(1 - beta1), c(beta2), c(1 - beta2),
+            c(math.sqrt(1 - beta2**t)), c(opt.eps), c(wd), c(decay), opt.amsgrad,
+        )  # fmt: skip
+
+    _update_all(_adam_group, _adam_parallel, arrays, constants)

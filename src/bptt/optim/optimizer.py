@@ -76,7 +76,8 @@ class Optimizer:
     initial value) through ``super().__init__``, and writes its update rule in ``_update``.
     One that names ``fused_rule`` (a function of ``bptt.optim.fused``) runs that fused loop
     instead when numba is installed and ``fused`` is True (the default then), for every
-    parameter whose arrays are all C-contiguous; the results are the same.
+    parameter whose arrays are all C-contiguous, all of them in one call; the results are
+    the same.
     """
 
     fused_rule: str | None = None  # the name of this rule's fused loop in bptt.optim.fused
@@ -88,6 +89,7 @@ class Optimizer:
         self.lr = lr
         self.fused = self.fused_rule is not None and numba_available()
         self.step_count = 0
+        self._views: dict[str, tuple] = {}  # name -> (theta, flat views) for the fused rule
         # state[state_name][param_name], allocated up front so state_dict() has fixed keys
         self.state = {
             s: {name: np.full_like(theta, value) for name, theta in self.params.items()}
@@ -117,20 +119,40 @@ class Optimizer:
         self._check_grads(grads)
         self.step_count += 1
         fused = load_rule(self.fused_rule) if self.fused else None
+        batch = []  # flat (theta, g, state) of the parameters the fused rule takes, in one call
         for name, theta in self.params.items():
-            state = {s: arrays[name] for s, arrays in self.state.items()}
             g = grads[name]
-            arrays = (theta, g, *state.values())
-            if fused is not None and all(a.flags.c_contiguous for a in arrays):
-                fused(self, theta, g, state, self.step_count)
+            flat = self._flat_views(name, theta) if fused is not None else None
+            if flat is not None and g.flags.c_contiguous:
+                batch.append((flat[0], g.reshape(-1), dict(zip(self.state, flat[1:]))))
             else:
+                state = {s: arrays[name] for s, arrays in self.state.items()}
                 self._update(theta, g, state, self.step_count)
+        if batch:
+            fused(self, batch, self.step_count)
+
+    def _flat_views(self, name: str, theta: np.ndarray) -> tuple | None:
+        """theta and its state arrays as flat views (made once), or None if one is not
+        C-contiguous (its reshape would be a copy)."""
+        made = self._views.get(name)
+        if made is None or made[0] is not theta:  # a parameter array replaced by the caller
+            arrays = (theta, *(per_param[name] for per_param in self.state.values()))
+            contiguous = all(a.flags.c_contiguous for a in arrays)
+            flat = tuple(a.reshape(-1) for a in arrays) if contiguous else None
+            made = self._views[name] = (theta, flat)
+        return made[1]
 
     def _check_grads(self, grads) -> None:
         if not isinstance(grads, dict):
             raise TypeError(
                 f"grads: expected a dict name -> numpy.ndarray, got {type(grads).__name__}"
             )
+        if grads.keys() == self.params.keys() and all(
+            type(g) is np.ndarray and g.shape == p.shape and g.dtype == p.dtype
+            for g, p in zip(grads.values(), self.params.values())
+        ):  # the usual case, checked fast; the order of keys may differ, so by name below
+            if list(grads) == list(self.params):
+                return
         problems = array_dict_problems(self.params, grads, what="gradient", quote=True)
         if problems:
             raise ValueError("grads do not match params: " + "; ".join(problems))
