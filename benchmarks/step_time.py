@@ -319,6 +319,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--memory", action="store_true", help="add peak-RSS growth, in fresh processes")
     add("--smoke", action="store_true", help="tiny sizes, 1 block/repeat/warm-up, no pause")
     add("--no-torch", action="store_true", help="time bptt only")
+    add("--torch-no-onednn", action="store_true", help="torch without oneDNN (its MKL path)")
     add(
         "--backend",
         choices=BACKENDS,
@@ -329,9 +330,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--json", metavar="PATH", default=None, help="write results as JSON here, atomically")
     add("--child-rss", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    for name in ("repeats", "blocks"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name}: expected a positive integer, got {getattr(args, name)}")
+    for name in (n for n in ("repeats", "blocks") if getattr(args, n) < 1):
+        p.error(f"--{name}: expected a positive integer, got {getattr(args, name)}")
     if args.warmup < 0 or args.pause < 0:
         p.error(f"--warmup and --pause: expected >= 0, got {args.warmup} and {args.pause}")
     if args.smoke:
@@ -352,6 +352,8 @@ def main(argv=None) -> int:
             torch_note = "not importable: timing bptt only"
         else:
             torch_note = f"{torch.__version__}"
+            torch.backends.mkldnn.enabled = not args.torch_no_onednn
+            torch_note += ", oneDNN off" if args.torch_no_onednn else ""
     if args.threads is not None:
         set_threads(args.threads, torch)
     if torch is not None:
