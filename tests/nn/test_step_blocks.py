@@ -56,3 +56,15 @@ def test_block_size_follows_the_memory_budget():
     assert scan.block_steps(28, 128 * 512 * 4) == 16  # 4 MiB of (128, 512) float32 rows
     assert scan.block_steps(5, 128 * 512 * 4) == 5  # never more than T
     assert scan.block_steps(28, 2**30) == 1  # at least one step
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (1, 1), (63, 7), (64, 3), (130, 65), (2048, 17)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_transposed_copy_is_a_contiguous_transpose(shape, dtype, order):
+    """The tiled copy prepare_weights makes of W_hh^T holds exactly a.T, C-contiguous."""
+    a = np.asarray(np.random.default_rng(0).standard_normal(shape), dtype=dtype, order=order)
+    t = scan.transposed_copy(a)
+    assert t.flags.c_contiguous and t.dtype == dtype and t.shape == shape[::-1]
+    np.testing.assert_array_equal(t, a.T)
+    assert not np.shares_memory(t, a)
