@@ -66,6 +66,8 @@ def test_every_run_of_every_config_is_printed_and_saved(smoke):
             assert run["samples_s"] > 0 and run["median_step_s"] > 0
             assert len(run["allreduce_share"]) == (2 if label.startswith("2r") else 1)
             assert all(0 <= s <= 1 for s in run["allreduce_share"])
+            if label.startswith("2r"):  # the transfer: the waiting taken out
+                assert 0 <= run["transfer_share"] <= min(run["allreduce_share"])
         two = row["runs"]["2r x 1t"]
         assert two["buffer_bytes"] >= 4 * two["param_count"]  # float32 gradients, + figures
         assert two["isolated_allreduce_s"] > 0
