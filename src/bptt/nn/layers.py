@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from bptt import checks as check
+from bptt.nn import init
 
 
 class Parameterized:
@@ -48,10 +49,10 @@ class Linear(Parameterized):
         self.dtype = check.check_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng()
         bound = 1.0 / np.sqrt(in_features)
-        self.params = {"weight": rng.uniform(-bound, bound, (out_features, in_features))}
+        # drawn in the layer's dtype: a float64 draw cast to float32 would triple the memory
+        self.params = {"weight": init.uniform(rng, bound, (out_features, in_features), self.dtype)}
         if bias:
-            self.params["bias"] = rng.uniform(-bound, bound, (out_features,))
-        self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+            self.params["bias"] = init.uniform(rng, bound, (out_features,), self.dtype)
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x (..., D) -> y (..., O)."""
@@ -99,7 +100,7 @@ class Embedding(Parameterized):
         self.embedding_dim = check.check_positive_int("embedding_dim", embedding_dim)
         self.dtype = check.check_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng()
-        self.params = {"weight": rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype)}
+        self.params = {"weight": init.normal(rng, (num_embeddings, embedding_dim), self.dtype)}
 
     def forward(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ids (...) integers in [0, V) -> vectors (..., E)."""

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from bptt import checks as check
-from bptt.nn import kernels
+from bptt.nn import init, kernels
 from bptt.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, Weights, make_cell
 from bptt.nn.directions import direction_name
 from bptt.nn.functional import dropout_mask
@@ -115,7 +115,7 @@ class Recurrent(Parameterized):
                 if self.bias:
                     shapes.update({b_ih: (GH,), b_hh: (GH,)})
                 for name, shape in shapes.items():
-                    params[name] = self.rng.uniform(-bound, bound, shape).astype(self.dtype)
+                    params[name] = init.uniform(self.rng, bound, shape, self.dtype)
         return params
 
     def _weights(self, layer: int, direction: int) -> Weights:

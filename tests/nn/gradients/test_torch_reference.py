@@ -20,7 +20,8 @@ D, H, T, N = 3, 4, 5, 3
 LENGTHS = np.array([5, 2, 4])
 TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 # float64 agrees to rounding; float32 to a few ulps of the sums over gates, steps and batch
-TOLERANCES = {np.float64: dict(rtol=0, atol=1e-10), np.float32: dict(rtol=1e-5, atol=1e-6)}
+# float32: a bias gradient is a sum of T*N terms of size ~1, so its round-off is ~1e-6 absolute
+TOLERANCES = {np.float64: dict(rtol=0, atol=1e-10), np.float32: dict(rtol=1e-5, atol=5e-6)}
 
 
 def make_pair(cell, dtype, rng, backend="numpy", **kwargs):
