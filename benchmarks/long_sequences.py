@@ -14,22 +14,26 @@ Budgets: "min" (the least the DP plan accepts, bptt.nn.memory_plan.minimum_budge
 such as 16MiB, and "full" (None). Rows that would run the same plan (a budget above what full
 BPTT keeps; every_k's sqrt(T) plan at two budgets) are measured once and say so.
 
-Each distinct measurement runs in a fresh process: a T=1, N=1 warm-up step (numba compiled,
-one-time set-up), then VmHWM (peak RSS) reset to the current RSS, then up to --repeats timed
-steps (no more once --max-seconds of timed steps have run), then the growth of peak RSS, then
-one more step under tracemalloc (the peak of numpy's allocations; skipped when one step took
-longer than --max-seconds). The caller's x and d_output (a stride-0 view of ones, like torch's
+Each distinct measurement runs in a fresh process: a warm-up of T=32 steps, with full BPTT
+and with a plan of the same policy (numba's kernels compiled for the layouts they will see,
+one-time set-up done; the memory it freed given back to the system by malloc_trim), then
+VmHWM (peak RSS) reset to the current RSS, then up to --repeats timed steps (no more once
+--max-seconds of timed steps have run), then the growth of peak RSS, then one more step
+under tracemalloc (the peak of numpy's allocations; skipped when one step took longer than
+--max-seconds). The caller's x and d_output (a stride-0 view of ones, like torch's
 expanded gradient of a sum) are made before the reset; the output (T, N, H), which any
 library returns, is counted in both peaks. cache.nbytes is what forward kept for backward.
 
     python benchmarks/long_sequences.py --threads 1                  # T = 1,000 4,000 16,000
     python benchmarks/long_sequences.py --cells lstm --lengths 1000 --budgets min 64MiB full
     python benchmarks/long_sequences.py --json out.json --plot       # docs/long_sequences.png
+    python benchmarks/long_sequences.py --from-json a.json b.json --plot   # saved runs again
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -43,12 +47,13 @@ from long_report import header_lines, plot, row_line, summary_lines
 from machine import machine_info, peak_rss_bytes, set_threads, tracemalloc_peak
 
 from bptt.checks import parse_bytes
-from bptt.io import atomic_write_json
+from bptt.io import atomic_write_json, read_json
 from bptt.nn import BACKENDS, GRU, LSTM, memory_plan, minimum_budget, resolve_backend
 
 CELLS = ("lstm", "gru")
 POLICIES = ("dp", "every_k")
 SIZES = {"N": 32, "D": 64, "H": 256}
+WARM = 32  # steps of the warm-up before measuring
 DEFAULT_BUDGETS = ("min", "16MiB", "64MiB", "256MiB", "full")
 PLOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "long_sequences.png")
 
@@ -119,9 +124,13 @@ def child(payload: str) -> None:
             nbytes.append(cache.nbytes)
             layer.backward(np.broadcast_to(ones, out.shape), cache, input_grad=False)
 
-        tiny = x[:1, :1].copy()
         run = lambda: step(x, plan)  # noqa: E731
-        step(tiny, None)
+        short = x[:WARM].copy()  # (WARM, N, D): the kernels compiled for these layouts
+        step(short, None)
+        if plan is not None:  # and the recomputation's, on a plan of the same policy
+            Tw = len(short)
+            low = minimum_budget(Tw, job["cell"], N, H, policy=job["policy"], input_size=D)
+            step(short, plan_for(job["cell"], Tw, job["policy"], low, job)[0])
     else:
         rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[job["cell"]](D, H)
         tx = torch.from_numpy(x)
@@ -132,7 +141,8 @@ def child(payload: str) -> None:
             out.sum().backward()
 
         run = lambda: step(tx, None)  # noqa: E731
-        step(tx[:1, :1].clone(), None)
+        step(tx[:WARM].clone(), None)
+    trim()  # the warm-up's freed memory back to the system: the steps must not reuse it
     before = peak_rss_bytes(reset=True)
     times: list[float] = []
     while len(times) < job["repeats"] and sum(times) < job["max_seconds"]:
@@ -145,6 +155,14 @@ def child(payload: str) -> None:
         tracemalloc_peak(run) if torch is None and min(times) <= job["max_seconds"] else None
     )
     print(json.dumps(result))
+
+
+def trim() -> None:
+    """glibc's malloc_trim(0), where there is one: free heap memory returned to the system."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def measure(job: dict) -> dict:
@@ -162,12 +180,15 @@ def measure(job: dict) -> dict:
 # ----- the rows ----------------------------------------------------------------------------
 
 
-def rows_for(cell: str, T: int, args, measured: dict) -> list[dict]:
+def rows_for(cell: str, T: int, args, measured: dict, show=print) -> list[dict]:
+    """The rows of one cell and T, each shown as soon as it is measured (full BPTT first:
+    the others are given as ratios of it)."""
     sizes = {**SIZES, "T": T}
     base = {"cell": cell, "T": T, **SIZES, "threads": args.threads, "seed": args.seed}
     base.update(backend=args.backend, repeats=args.repeats, max_seconds=args.max_seconds)
-    rows = []
-    for label in args.budgets:
+    rows, full = [], None
+    labels = sorted(args.budgets, key=lambda label: label != "full")
+    for label in labels:
         if label == "min":
             budget = minimum_budget(T, cell, SIZES["N"], SIZES["H"], input_size=SIZES["D"])
         else:
@@ -178,32 +199,36 @@ def rows_for(cell: str, T: int, args, measured: dict) -> list[dict]:
             plan, needs = plan_for(cell, T, policy, budget, sizes)
             if plan is None:
                 row.update(fits=False, needs=needs)
-                rows.append(row)
-                continue
-            row.update(fits=True, plan=plan_fields(plan))
-            key = (cell, T, plan_key(plan))
-            if key in measured:
-                row.update(measured[key][1], same_as=measured[key][0])
             else:
-                job = {**base, "lib": "bptt", "policy": policy, "budget": budget}
-                result = measure(job)
-                measured[key] = (f"{label}/{policy}", result)
-                row.update(result)
-            rows.append(row)
+                row.update(fits=True, plan=plan_fields(plan))
+                key = (cell, T, plan_key(plan))
+                if key in measured:
+                    row.update(measured[key][1], same_as=measured[key][0])
+                else:
+                    job = {**base, "lib": "bptt", "policy": policy, "budget": budget}
+                    measured[key] = (f"{label}/{policy}", measure(job))
+                    row.update(measured[key][1])
+                full = row if policy == "full" else full
+            rows.append(_with_ratios(row, full))
+            show(row_line(row))
     if args.torch:
         row = {"lib": "torch", "cell": cell, "T": T, "budget": "full", "policy": "autograd"}
         row.update(measure({**base, "lib": "torch", "budget": None, "policy": None}))
-        rows.append(row)
-    full = next((r for r in rows if r["lib"] == "bptt" and r.get("policy") == "full"), None)
-    for row in rows:
-        if "times_s" in row:
-            row["step_s"] = statistics.median(row["times_s"])
-        if full is not None and "times_s" in row:
-            row["time_ratio"] = row["step_s"] / statistics.median(full["times_s"])
-            row["rss_ratio"] = row["rss_growth_bytes"] / max(full["rss_growth_bytes"], 1)
-            if row["cache_nbytes"] is not None:
-                row["kept_ratio"] = row["cache_nbytes"] / full["cache_nbytes"]
+        rows.append(_with_ratios(row, full))
+        show(row_line(row))
     return rows
+
+
+def _with_ratios(row: dict, full: dict | None) -> dict:
+    if "times_s" not in row:
+        return row
+    row["step_s"] = statistics.median(row["times_s"])
+    if full is not None:
+        row["time_ratio"] = row["step_s"] / full["step_s"]
+        row["rss_ratio"] = row["rss_growth_bytes"] / max(full["rss_growth_bytes"], 1)
+        if row["cache_nbytes"] is not None:
+            row["kept_ratio"] = row["cache_nbytes"] / full["cache_nbytes"]
+    return row
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -222,6 +247,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--threads", type=int, default=None, help="threads of BLAS, torch and numba alike")
     add("--json", metavar="PATH", default=None, help="write results as JSON here, atomically")
     add("--plot", nargs="?", const=PLOT, default=None, help="write the picture (PNG) here")
+    add("--from-json", nargs="+", metavar="PATH", help="no measuring: rows of saved runs")
     add("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeats < 1:
@@ -244,6 +270,8 @@ def main(argv=None) -> int:
     if args.child is not None:
         child(args.child)
         return 0
+    if args.from_json:
+        return replot(args)
     torch_note = "not used (--no-torch)"
     if args.torch:
         try:
@@ -262,9 +290,7 @@ def main(argv=None) -> int:
     rows, measured, started = [], {}, time.perf_counter()
     for cell in args.cells:
         for T in args.lengths:
-            for row in rows_for(cell, T, args, measured):
-                rows.append(row)
-                print(row_line(row), flush=True)
+            rows += rows_for(cell, T, args, measured, lambda line: print(line, flush=True))
     print("\n".join(summary_lines(rows)), flush=True)
     print(f"# total {time.perf_counter() - started:.0f} s", flush=True)
     if args.json:
@@ -272,6 +298,21 @@ def main(argv=None) -> int:
         atomic_write_json(args.json, {"machine": info, "settings": settings, "rows": rows})
     if args.plot:
         plot(rows, args.plot, info)
+    return 0
+
+
+def replot(args) -> int:
+    """The rows of saved runs (--json files) again: table, summary, merged JSON, picture."""
+    saved = [read_json(path) for path in args.from_json]
+    rows = [row for run in saved for row in run["rows"]]
+    print(f"# rows of {', '.join(args.from_json)}; machine: {saved[0]['machine']['cpu']}")
+    print("\n".join(row_line(row) for row in rows))
+    print("\n".join(summary_lines(rows)), flush=True)
+    if args.json:
+        runs = [{"file": p, "settings": r["settings"]} for p, r in zip(args.from_json, saved)]
+        atomic_write_json(args.json, {"machine": saved[0]["machine"], "runs": runs, "rows": rows})
+    if args.plot:
+        plot(rows, args.plot, saved[0]["machine"])
     return 0
 
 
