@@ -74,8 +74,22 @@ def test_memory_budget_trains_the_same_run_and_a_bad_size_is_refused(tmp_path, c
     for name, budget in (("full", ""), ("budget", "256KiB")):
         rc, out, err = cli(*argv, "--memory-budget", budget, "--run-dir", tmp_path / name)
         assert rc == 0, err
+        assert ("memory plan for T=60, N=" in out) == bool(budget)
         summaries.append(json.loads((tmp_path / name / "summary.json").read_text()))
     assert summaries[0]["test"]["loss"] == pytest.approx(summaries[1]["test"]["loss"], rel=1e-5)
     rc, _, err = cli(*argv, "--memory-budget", "12XB", "--run-dir", tmp_path / "bad")
     assert_usage_error(rc, err, "--memory-budget", "'12XB'")
     assert not (tmp_path / "bad").exists()
+
+
+def test_memory_budget_prints_the_plan_and_a_budget_below_its_minimum_is_refused(tmp_path, cli):
+    argv = ["train", "adding", "--length", 400, "--hidden-size", 32, "--max-steps", 1]
+    argv += ["--train-size", 64, "--test-size", 32, "--batch-size", 32, "--quiet"]
+    rc, out, err = cli(*argv, "--memory-budget", "300KiB", "--run-dir", tmp_path / "run")
+    assert rc == 0, err
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("memory plan for T=400, N=32: dp")]
+    assert "checkpoints per layer and direction" in line and "steps recomputed" in line
+    assert "of 0.29 MiB (full BPTT keeps" in line
+    rc, out, err = cli(*argv, "--memory-budget", "8KiB", "--run-dir", tmp_path / "small")
+    assert rc == 2 and "memory_budget: expected at least" in err and "got 8192 bytes" in err
+    assert not (tmp_path / "small").exists()

@@ -160,3 +160,15 @@ def test_forward_and_backward_hold_about_what_the_plan_predicts(cls):
     assert plan.peak_bytes <= budget
     assert low <= 2 * plan.peak_bytes
     assert low <= full / 4
+
+
+@pytest.mark.parametrize("k", [20, 32, 45])
+def test_every_k_fits_every_budget_above_its_minimum(k):
+    # a budget that would hold full BPTT's blocks but not with every checkpoint too shrinks
+    # the blocks, as at the minimum: feasibility never stops as the budget grows
+    T, N, H = 1000, 32, 256
+    low = minimum_budget(T, "lstm", N, H, policy="every_k", k=k, input_size=64)
+    for budget in (low, low + 2**20, int(1.5 * low), 2 * low, 4 * low):
+        plan = memory_plan(T, "lstm", N, H, budget, policy="every_k", k=k, input_size=64)
+        assert plan.policy == "every_k" and plan.peak_bytes <= budget
+        assert plan.recomputed_steps == T

@@ -149,6 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         vocab = None if data.vocabulary is None else {"chars": "".join(data.vocabulary.chars)}
         if args.resume is None:
             kept["data"] = fingerprints(task, options)
+        plan_line = _memory_plan_line(model, data.train, config)  # too small: stops here
         trainer = Trainer(
             model,
             config,
@@ -160,9 +161,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             comm=comm,
         )
-        return data, model, trainer
+        return data, model, trainer, plan_line
 
-    data, model, trainer = agreed(comm, setup)
+    data, model, trainer, plan_line = agreed(comm, setup)
+    if rank == 0 and plan_line:
+        print(plan_line)
     if rank == 0 and args.resume is None:
         run_dir = new_run_dir(run_dir, task)
     if comm is not None:  # rank 0 named the new run directory
@@ -194,6 +197,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if summary["status"] == "interrupted":
         return 128 + trainer.stop_signal if trainer.stop_signal else EXIT_INTERRUPTED
     return 0
+
+
+def _memory_plan_line(model, train, config: TrainConfig) -> str | None:
+    """Under --memory-budget: the plan forward runs for one update (the first batch, or its
+    truncated-BPTT window of k2 steps), in one line; None with full BPTT."""
+    rnn = getattr(model, "rnn", None)
+    if getattr(rnn, "memory_budget", None) is None:
+        return None
+    T, N = next(iter(train.epoch(None))).inputs.shape[:2]  # (T, N, ...)
+    if config.k1:
+        T = min(T, config.k2 or config.k1)
+    return f"memory plan for T={T}, N={N}: {rnn.memory_plan(T, N).describe()}"
 
 
 def _config_text(options: dict, width: int = 100) -> str:

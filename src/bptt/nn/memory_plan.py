@@ -352,7 +352,11 @@ def _plan(sizes: _Sizes, policy: str, bounds: tuple[int, ...], budget: int) -> M
     n = len(bounds) - 1
     segment = max(b - a for a, b in zip(bounds, bounds[1:]))
     blocks = sizes.full_blocks()
-    if sizes.inputs + sizes.buffers(segment, blocks) + sizes.LK * sizes.state_bytes > budget:
+    least = n if policy == "every_k" else 1  # checkpoints it keeps at the least (every-k: all)
+    if (
+        sizes.inputs + sizes.buffers(segment, blocks) + sizes.LK * least * sizes.state_bytes
+        > budget
+    ):
         blocks = tuple(min(b, segment) for b in blocks)
     fixed = sizes.inputs + sizes.buffers(segment, blocks)
     m = (budget - fixed) // (sizes.LK * sizes.state_bytes) - 1
