@@ -73,8 +73,8 @@ class TrainConfig:
 
     divergence_factor: float = _option(
         100.0,
-        "stop with an error when a training loss exceeds this many times the run's first "
-        "loss (0: off)",
+        "stop with an error when a training loss exceeds this many times the run's best "
+        "loss so far (and its first loss too) (0: off)",
     )
 
     def __post_init__(self):
