@@ -15,8 +15,9 @@ BUDGETS = {RNN: 3000, LSTM: 8000, GRU: 7000}
 @pytest.mark.parametrize("batch_first", [False, True], ids=["tm", "bf"])
 @pytest.mark.parametrize("budgeted", [False, True], ids=["full", "budget"])
 def test_recurrent_backward_refuses_a_d_out_of_the_wrong_shape(layer, batch_first, budgeted):
+    budget = BUDGETS[layer] if budgeted else None
     rnn = layer(D, H, num_layers=2, batch_first=batch_first, dtype=np.float64,
-                memory_budget=BUDGETS[layer] if budgeted else None, rng=np.random.default_rng(0))  # fmt: skip
+                memory_budget=budget, rng=np.random.default_rng(0))  # fmt: skip
     x = np.random.default_rng(1).standard_normal((N, T, D) if batch_first else (T, N, D))
     out, _, cache = rnn.forward(x)
     for wrong in [out.shape[:-1] + (H + 1,), out.shape[::-1], (out.shape[0] + 1,) + out.shape[1:]]:
