@@ -74,21 +74,35 @@ def _open_temp(path: Path) -> tuple[Path, int]:
             continue
 
 
+def naming(error: OSError, path: str | os.PathLike) -> OSError:
+    """``error`` (same errno, same class: PermissionError, ...) naming ``path``, the file the
+    user knows: a failed write or fsync names no file, a failed rename names a temporary."""
+    if error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, creating parent directories; returns the path."""
+    """Write ``data`` to ``path`` atomically, creating parent directories; returns the path.
+    An OSError (disk full, read-only, permission denied) names ``path``; no temp file stays."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data: expected bytes, got {type(data).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, fd = _open_temp(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp, fd = _open_temp(path)
+    except OSError as e:
+        raise naming(e, path) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise naming(e, path) from e
         raise
     fsync_dir(path.parent)
     return path
@@ -212,11 +226,14 @@ def append_jsonl(path: str | os.PathLike, obj: Mapping) -> None:
             f"obj: expected a dict (one JSON object per line), got {type(obj).__name__}"
         )
     line = (json_text(dict(obj), what=str(path), indent=None) + "\n").encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        _drop_cut_line(f, path)
-        f.write(line)
-        f.flush()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as f:
+            _drop_cut_line(f, path)
+            f.write(line)  # cut short by a full disk: the next append drops the partial line
+            f.flush()
+    except OSError as e:
+        raise naming(e, path) from e
 
 
 def read_jsonl(path: str | os.PathLike) -> list:

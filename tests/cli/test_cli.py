@@ -177,6 +177,7 @@ def test_sample_is_reproducible_and_starts_with_the_prime(text_run, cli):
     [
         (["--prime", "xyz"], ["'x'"]),
         (["--length", "0"], ["--length", "0"]),
+        (["--length", str(10**12)], ["--length", "1,000,000", str(10**12)]),
         (["--temperature", "0"], ["temperature"]),
         (["--temperature", "hot"], ["--temperature", "hot"]),
     ],

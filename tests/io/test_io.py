@@ -221,3 +221,20 @@ def test_missing_safetensors_gives_an_install_hint(tmp_path, monkeypatch):
         save_weights(tmp_path / "w.safetensors", {"a": np.zeros(2)})
     with pytest.raises(ImportError, match=r'pip install "bptt\[train\]"'):
         load_weights(tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize("call", ["fsync", "replace"])
+def test_a_refused_atomic_write_names_the_target_and_keeps_its_errno(tmp_path, monkeypatch, call):
+    import errno
+
+    target = tmp_path / "file.bin"
+    atomic_write_bytes(target, b"old")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, call, full)
+    with pytest.raises(OSError) as info:
+        atomic_write_bytes(target, b"new content")
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["file.bin"]

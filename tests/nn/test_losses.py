@@ -198,3 +198,31 @@ def test_mean_squared_error_rejects_bad_input():
         mean_squared_error(p, np.zeros((T, N)), reduction="max")
     with pytest.raises(TypeError, match="predictions: expected a numpy.ndarray, got list"):
         mean_squared_error(p.tolist(), np.zeros((T, N)))
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize(
+    "loss", ["softmax_cross_entropy", "mean_squared_error", "sigmoid_binary_cross_entropy"]
+)
+def test_negative_or_non_finite_mask_weights_are_refused(loss, bad):
+    import bptt.nn as nn
+
+    rng = np.random.default_rng(0)
+    logits, targets, _ = random_problem(rng, (T, N))
+    args = {
+        "softmax_cross_entropy": (logits, targets),
+        "mean_squared_error": (logits[..., 0], logits[..., 1]),
+        "sigmoid_binary_cross_entropy": (logits, (logits > 0).astype(np.float64)),
+    }[loss]
+    mask = np.ones(args[0].shape if loss != "softmax_cross_entropy" else (T, N))
+    mask.flat[3] = bad
+    with pytest.raises(ValueError, match=r"mask: expected finite non-negative weights.*1 entr"):
+        getattr(nn, loss)(*args, mask)
+    mask.flat[3] = 0.5  # a fractional weight is a weight, accepted
+    getattr(nn, loss)(*args, mask)
+
+
+def test_a_mask_of_strings_is_a_type_error():
+    logits, targets, _ = random_problem(np.random.default_rng(0), (N,))
+    with pytest.raises(TypeError, match="mask: expected bools or real weights, got dtype <U1"):
+        softmax_cross_entropy(logits, targets, np.array(["a"] * N))

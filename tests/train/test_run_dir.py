@@ -134,7 +134,7 @@ def test_a_loss_far_above_the_first_is_divergence_unless_turned_off(tmp_path):
         trainer = Trainer(stream_model(), config, stream_data(), progress=False)
         return trainer.fit()
 
-    with pytest.raises(NonFiniteError, match="over 100 times the run's first loss"):
+    with pytest.raises(NonFiniteError, match="over 100 times the run's best loss"):
         run(100.0)
     assert run(0.0)["status"] == "completed"  # off: the run "completes", as before the check
 
@@ -151,6 +151,8 @@ def test_a_loss_far_above_the_first_is_divergence_unless_turned_off(tmp_path):
         {"eval_every": -1},
         {"lr": float("nan")},
         {"divergence_factor": 0.5},
+        {"warmup_steps": -5},
+        {"step_size": 0},
     ],
 )
 def test_nonsense_options_are_refused_when_the_config_is_made(option):

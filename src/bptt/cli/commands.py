@@ -239,12 +239,17 @@ def cmd_eval(args) -> int:
     return 0
 
 
+MAX_SAMPLE_LENGTH = 1_000_000
+
+
 def cmd_sample(args) -> int:
     task, options, data, model = load_run(args.run, need_data=False)
     if task != "text":
         raise UsageError(f"sample: expected a run of the text task, got a {task} run")
-    if args.length < 1:
-        raise UsageError(f"--length: expected a positive integer, got {args.length}")
+    if not 1 <= args.length <= MAX_SAMPLE_LENGTH:  # one model step per character: no endless run
+        raise UsageError(
+            f"--length: expected 1 to {MAX_SAMPLE_LENGTH:,} characters, got {args.length}"
+        )
     rng = np.random.default_rng(args.seed)
     print(sample_text(model, data.vocabulary, args.prime, args.length, args.temperature, rng))
     return 0

@@ -13,11 +13,14 @@
 
 Options resolve as: built-in defaults < the task's defaults < a TOML ``--config`` file < flags
 given on the command line. The resolved options are printed and saved in ``config.json``.
-Errors print one line and exit 2 (bad input) or 1 (training failed); Ctrl-C exits 130.
+Errors print one line and exit 2 (bad input) or 1 (training failed, or the disk refused a
+write: full, over quota, read-only, an I/O error); Ctrl-C exits 130. A file-system error names
+the file and the system's reason ("RUN/metrics.jsonl: No space left on device").
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -27,6 +30,17 @@ from bptt.cli.parser import build_parser
 from bptt.data import DatasetNotFoundError
 from bptt.io import CorruptFileError
 from bptt.train import NonFiniteError
+
+# the disk, not the command line, is at fault
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+
+
+def os_error_message(e: OSError) -> str:
+    """'FILE: reason' for an error naming its file, else the error's own words."""
+    if e.strerror and e.filename is not None:
+        return f"{os.fsdecode(e.filename)}: {e.strerror}"
+    return str(e)
+
 
 COMMANDS = {
     "train": commands.cmd_train,
@@ -58,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (bptt ... | head): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        print(f"bptt: error: {' '.join(os_error_message(e).split())}", file=sys.stderr)
+        return EXIT_FAILED if e.errno in DISK_ERRORS else EXIT_USAGE
     except (
         DatasetNotFoundError,
         CorruptFileError,
         ImportError,
         ValueError,
         TypeError,
-        OSError,
     ) as e:
         message = " ".join(str(e).split())
         print(f"bptt: error: {message}", file=sys.stderr)

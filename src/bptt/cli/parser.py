@@ -147,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--temperature", type=float, default=0.8, help="softmax temperature (default: 0.8)"
     )
     sample.add_argument(
-        "--length", type=int, default=500, help="characters to generate (default: 500)"
+        "--length",
+        type=int,
+        default=500,
+        help="characters to generate, at most 1,000,000 (default: 500)",
     )
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
 

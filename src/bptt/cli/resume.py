@@ -16,6 +16,7 @@ from bptt.train import (
     list_checkpoints,
     point_latest,
     remove_stray_temps,
+    set_aside_newer,
 )
 from bptt.train.checkpoint import CHECKPOINTS, STEP_DIR
 
@@ -70,6 +71,12 @@ def restore_run(
     if not tidy:
         return
     if chosen is not None:
+        aside, moved = set_aside_newer(chosen)
+        if moved:
+            _stderr(
+                f"rolled back to {chosen.name}: the newer checkpoints {', '.join(moved)} "
+                f"moved to {aside} (kept; this run will not use them)"
+            )
         point_latest(chosen)
     dropped = cut_metrics(run_dir, trainer.counters["step"])
     if dropped:

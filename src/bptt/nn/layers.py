@@ -76,6 +76,18 @@ class Linear(Parameterized):
 
     def backward(self, dy: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """dy (..., O) -> dx (..., D), grads."""
+        if not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise TypeError(
+                f"x: expected the cache of this layer's forward, an array (..., "
+                f"{self.in_features}), got {type(x).__name__} of shape {np.shape(x)}"
+            )
+        if np.shape(dy) != x.shape[:-1] + (self.out_features,):
+            raise ValueError(
+                f"dy: expected shape {x.shape[:-1] + (self.out_features,)} (the output's), "
+                f"got {np.shape(dy)}"
+            )
+        if dy.dtype != self.dtype:
+            raise TypeError(f"dy: expected dtype {self.dtype} (the parameters'), got {dy.dtype}")
         W = self.params["weight"]
         dy2 = dy.reshape(-1, self.out_features)  # (items, O)
         grads = {"weight": dy2.T @ x.reshape(-1, self.in_features)}  # (O, D)

@@ -30,13 +30,25 @@ REDUCTIONS = ("mean", "sum")
 
 
 def _item_weights(mask, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Mask (shape) of 0/1 or bools -> float weights; all ones when mask is None."""
+    """Mask (shape) of 0/1 or bools (or non-negative weights) -> float weights; all ones when
+    mask is None. A negative weight would reward a wrong prediction; NaN poisons the loss."""
     if mask is None:
         return np.ones(shape, dtype=dtype)
     mask = np.asarray(mask)
     if mask.shape != shape:
         raise ValueError(f"mask: expected shape {shape} (one entry per item), got {mask.shape}")
-    return mask.astype(dtype)
+    if mask.dtype != bool and not (
+        np.issubdtype(mask.dtype, np.integer) or np.issubdtype(mask.dtype, np.floating)
+    ):
+        raise TypeError(f"mask: expected bools or real weights, got dtype {mask.dtype}")
+    weights = mask.astype(dtype)  # (...)
+    if weights.size and not (np.isfinite(weights).all() and weights.min() >= 0):
+        bad = weights[~(np.isfinite(weights) & (weights >= 0))]
+        raise ValueError(
+            f"mask: expected finite non-negative weights (0/1 or bools), got {bad.size} "
+            f"entries that are not, the first {float(bad[0])}"
+        )
+    return weights
 
 
 def _scale(weights: np.ndarray, reduction: str) -> float:

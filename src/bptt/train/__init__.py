@@ -46,5 +46,6 @@ from bptt.train.run_dir import check_new_run_dir as check_new_run_dir
 from bptt.train.run_dir import cut_metrics as cut_metrics
 from bptt.train.run_dir import new_run_dir as new_run_dir
 from bptt.train.run_dir import remove_stray_temps as remove_stray_temps
+from bptt.train.run_dir import set_aside_newer as set_aside_newer
 from bptt.train.tbptt import TruncatedBPTT as TruncatedBPTT
 from bptt.train.trainer import Trainer as Trainer

@@ -53,6 +53,7 @@ from bptt.io import (
     fsync_dir,
     json_bytes,
     json_from_bytes,
+    naming,
     read_json,
     weights_bytes,
     weights_from_bytes,
@@ -168,17 +169,23 @@ def save_checkpoint(
         "files": {n: {"sha256": _sha256(b), "size": len(b)} for n, b in files.items()},
     }
     root = Path(run_dir) / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
-    tmp = _hidden_name(root, final.name, "tmp")
-    os.mkdir(tmp)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = _hidden_name(root, final.name, "tmp")
+        os.mkdir(tmp)
+    except OSError as e:
+        raise naming(e, final) from e
     try:
         for name, data in files.items():
             atomic_write_bytes(tmp / name, data)
         atomic_write_json(tmp / MANIFEST, manifest)  # last: its presence marks the set complete
         _move_into_place(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):  # the checkpoint's name, not its temporary folder's
+            inside = e.filename is not None and Path(e.filename).parent == tmp
+            raise naming(e, final / Path(e.filename).name if inside else final) from e
         raise
     fsync_dir(root)
     atomic_write_json(root / LATEST, {"path": final.name, "step": step})

@@ -73,8 +73,8 @@ class TrainConfig:
 
     divergence_factor: float = _option(
         100.0,
-        "stop with an error when a training loss exceeds this many times the run's first "
-        "loss (0: off)",
+        "stop with an error when a training loss exceeds this many times the run's best "
+        "loss so far (and its first loss too) (0: off)",
     )
 
     def __post_init__(self):
@@ -85,6 +85,9 @@ class TrainConfig:
             )
         check_positive_int("epochs", self.epochs)
         check_positive_int("keep_checkpoints", self.keep_checkpoints)
+        check_positive_int("step_size", self.step_size)
+        if not is_integer(self.warmup_steps) or self.warmup_steps < 0:  # checked with any schedule
+            raise ValueError(f"warmup_steps: expected an integer >= 0, got {self.warmup_steps!r}")
         for name in ("max_steps", "k1", "k2", "eval_every", "patience", "diagnostics_every"):
             value = getattr(self, name)
             if value is not None and (not is_integer(value) or value < 0):

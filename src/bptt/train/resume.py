@@ -92,6 +92,8 @@ class Resumable:
         else:
             self.model.rnn.rng = rank_generator(generator_from_state(c.rng_state), self.rank)
         self.counters = {"window": 0, "first_loss": None, **c.counters}  # older ones lack them
+        # checkpoints from before the best-loss reference: the first loss is an upper bound
+        self.counters.setdefault("best_loss", self.counters["first_loss"])
         stream = c.stream if self.comm is None else stream_share(c.stream, *self.part)
         carry = [stream[k] for k in sorted(k for k in stream if k.startswith("carry."))]
         self.carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])

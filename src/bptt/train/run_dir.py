@@ -9,6 +9,10 @@
                                 folders a killed writer left behind
     cut_metrics(run_dir, step)  metrics.jsonl without the events after ``step`` (the steps a
                                 resumed run is about to redo)
+    set_aside_newer(ckpt_dir)   a roll-back to ``ckpt_dir``: the checkpoints of later steps
+                                moved into a new ``checkpoints/rolled-back-K/``, kept for the
+                                user and out of the run's way (never loaded as the latest,
+                                replaced by a step redone, or pruned)
 
 A folder is a bptt run when it holds ``config.json``. A new run is never written into a
 non-empty folder that is not a run, nor into a run (that is ``--resume``). Nothing here
@@ -25,8 +29,8 @@ import time
 from pathlib import Path
 
 from bptt.bounded import JSONL_LIMIT, read_bounded
-from bptt.io import atomic_write_bytes, json_from_bytes
-from bptt.train.checkpoint import CHECKPOINTS, LEFTOVER_DIR
+from bptt.io import atomic_write_bytes, fsync_dir, json_from_bytes
+from bptt.train.checkpoint import CHECKPOINTS, LEFTOVER_DIR, STEP_DIR, list_checkpoints
 
 LOCK = ".lock"
 CONFIG = "config.json"
@@ -170,3 +174,32 @@ def cut_metrics(run_dir: Path, step: int) -> int:
     if dropped:
         atomic_write_bytes(path, b"".join(kept))
     return dropped
+
+
+def set_aside_newer(ckpt_dir: Path) -> tuple[Path | None, list[str]]:
+    """(the folder, the names moved) of the checkpoints newer than ``ckpt_dir``, moved into a
+    new ``checkpoints/rolled-back-K/``; (None, []) when there are none."""
+    ckpt_dir = Path(ckpt_dir)
+    step = int(STEP_DIR.fullmatch(ckpt_dir.name)[1])
+    newer = [
+        p
+        for p in list_checkpoints(ckpt_dir.parent.parent)
+        if int(STEP_DIR.fullmatch(p.name)[1]) > step
+    ]
+    if not newer:
+        return None, []
+    k = 1
+    while True:
+        aside = ckpt_dir.parent / f"rolled-back-{k}"
+        try:
+            os.mkdir(aside)  # exclusive: an earlier roll-back's folder is never mixed into
+            break
+        except FileExistsError:
+            k += 1
+    # oldest first: latest.json names the newest, which stays in place until the last move,
+    # so a crash midway leaves a run that resumes from where it was
+    for p in newer:
+        os.replace(p, aside / p.name)
+    fsync_dir(aside)
+    fsync_dir(ckpt_dir.parent)
+    return aside, [p.name for p in newer]

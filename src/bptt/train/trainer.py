@@ -118,7 +118,8 @@ class Trainer(Resumable):
             "last_eval": 0,
             "evaluated_at": None,
             "final_metrics": None,
-            "first_loss": None,  # the divergence check's reference
+            "first_loss": None,  # the divergence check's references: the untrained loss,
+            "best_loss": None,  # and the lowest training loss so far
         }
         self.carry = None  # recurrent state flowing between batches of a stateful stream
         self.best_params = None  # the best weights, kept here when there is no run directory
@@ -158,10 +159,12 @@ class Trainer(Resumable):
             loss, grads, metrics, stop = self.reduce(loss, grads, metrics, self._signalled)
             self._interrupted = stop
         c, step = self.config, self.counters["step"]
-        first = self.counters["first_loss"]
-        check_update(loss, grads, step + 1, first, c.divergence_factor, self.run_dir)
+        first, best = self.counters["first_loss"], self.counters["best_loss"]
+        check_update(loss, grads, step + 1, best, first, c.divergence_factor, self.run_dir)
         if first is None:
             self.counters["first_loss"] = loss
+        if best is None or loss < best:
+            self.counters["best_loss"] = loss
         grad_norm = global_norm(grads)
         pending = None if self.flow is None else self.flow.before_step(grads)
         # clip the gradient
