@@ -12,6 +12,7 @@ pyproject.toml makes ``from helpers import ...`` work from every folder of the t
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -166,3 +167,20 @@ def signal_a_training_run(run_dir: Path, signum: int, timeout: float) -> tuple[i
             proc.kill()
             proc.communicate()
     return proc.returncode, err.decode()
+
+
+def require_mpiexec(what: str) -> str:
+    """mpiexec's path, or a skip (a failure in CI, where the dev extra installs MPI) saying
+    that ``what`` needs mpi4py and mpiexec."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        mpiexec = None
+    else:
+        mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        reason = f'{what} need mpi4py and mpiexec (pip install "bptt[mpi]")'
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI must run them, and the dev extra installs them")
+        pytest.skip(reason)
+    return mpiexec

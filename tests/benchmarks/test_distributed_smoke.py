@@ -9,36 +9,22 @@ efficient on the faster network). Without mpi4py and mpiexec it skips, except in
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import require_mpiexec
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "distributed.py"
 RUNS = {"1p x 2t", "1p x 1t", "2r x 1t", "2r x 1t weak"}
 ENV_DROP = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE")  # not an MPI process itself
 
 
-def require_mpiexec() -> str:
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        mpiexec = None
-    else:
-        mpiexec = shutil.which("mpiexec")
-    if mpiexec is None:
-        reason = 'the distributed benchmark needs mpi4py and mpiexec (pip install "bptt[mpi]")'
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run it, and the dev extra installs them")
-        pytest.skip(reason)
-    return mpiexec
-
-
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mpiexec = require_mpiexec()
+    mpiexec = require_mpiexec("the distributed benchmark smoke tests")
     out = tmp_path_factory.mktemp("distributed") / "results.json"
     env = {k: v for k, v in os.environ.items() if k not in ENV_DROP}
     args = ["--smoke", "--timeout", "120", "--mpiexec", mpiexec, "--json", str(out)]

@@ -10,7 +10,6 @@ each gradient differently, which moves them by round-off only (measured: <= 4e-1
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from bptt.train import load_checkpoint
 from bptt.train.distributed import launched_world_size, share
-from helpers import assert_usage_error
+from helpers import assert_usage_error, require_mpiexec
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("distributed_run.py")
@@ -29,28 +28,12 @@ TOLERANCE = 1e-10
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def require_mpi() -> str:
-    """mpiexec's path, or a skip (a failure in CI) naming what is missing."""
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        mpiexec = None
-    else:
-        mpiexec = shutil.which("mpiexec")
-    if mpiexec is None:
-        reason = 'MPI tests need mpi4py and mpiexec (pip install "bptt[mpi]")'
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run them, and the dev extra installs them")
-        pytest.skip(reason)
-    return mpiexec
-
-
 def run(ranks: int | None, *args, timeout: int = 120) -> subprocess.CompletedProcess:
     """``args`` under ``mpiexec -n ranks`` (None: a plain process), killed after timeout."""
     env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(ROOT / "src")}
     for k in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE"):  # not an MPI process itself
         env.pop(k, None)
-    launcher = [] if ranks is None else [require_mpi(), "-n", str(ranks)]
+    launcher = [] if ranks is None else [require_mpiexec("MPI tests"), "-n", str(ranks)]
     command = [*launcher, sys.executable, *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
