@@ -2,9 +2,7 @@
 
 NumPy runs ``theta -= lr * g`` as two passes over memory and Adam's rule as about ten; an
 optimizer step is bound by memory, so each pass costs its full share. The loops here read
-theta, g and the state once and write them once, over the threads numba is allowed
-(``numba.set_num_threads``) for arrays of ``PARALLEL_MIN`` entries or more, as
-torch.optim's foreach kernels do. They compute the update
+theta, g and the state once and write them once, on one thread. They compute the update
 rules of ``sgd.py`` and ``adam.py`` in the same order of operations and in the parameter's
 dtype (every constant is cast to it first, as NumPy casts a Python float), so their results
 equal the NumPy rules' (to float32 round-off where LLVM fuses a multiply-add).
@@ -12,8 +10,15 @@ equal the NumPy rules' (to float32 round-off where LLVM fuses a multiply-add).
 One compiled call updates a group of up to ``GROUP`` parameters of one dtype (a tuple of
 their flat views, ``theta.reshape(-1)``, padded with empty arrays), so a model's step costs
 one call per group rather than one per parameter: numba's call overhead (about 8 us, for
-unboxing nine arguments) was most of a small model's step. Arrays of ``PARALLEL_MIN``
-entries or more get a parallel call of their own.
+unboxing nine arguments) was most of a small model's step.
+
+Why not a parallel loop over numba's threads, as torch.optim's foreach kernels use its
+threads: a training step calls the optimizer right after backward's GEMMs, while OpenBLAS's
+worker threads still spin on the other cores, and a numba thread that needs such a core
+waits for the scheduler. Measured on a 2-core AMD EPYC, 2 threads, right after a
+(64, 512) x (512, 2048) GEMM: 3.6-7.1 ms for a parallel SGD update of 2^18-2^22 entries
+against 0.03-0.83 ms serial (alone, without the GEMM, the parallel one is 1.6-2.7x faster).
+torch has no such race: MKL and its foreach kernels share one OpenMP pool.
 This module imports numba at its top: load it with ``load_rule`` of ``bptt.optim.optimizer``.
 """
 
@@ -25,13 +30,11 @@ import numba
 import numpy as np
 
 OPTIONS = {"boundscheck": False, "error_model": "numpy", "nogil": True, "cache": True}
-# below this many entries a parallel loop's start-up (and its threads' competition with
-# OpenBLAS's spinning workers) costs more than the second thread gains: measured 2^18-2^20
-PARALLEL_MIN = 2**19
 
 
+@numba.njit(**OPTIONS)
 def _sgd(theta, g, b, lr, momentum, damp, wd, first, nesterov):  # pragma: no cover - compiled
-    for k in numba.prange(theta.size):
+    for k in range(theta.size):
         gk = g[k]
         if wd != 0:
             gk = gk + wd * theta[k]
@@ -42,10 +45,11 @@ def _sgd(theta, g, b, lr, momentum, damp, wd, first, nesterov):  # pragma: no co
         theta[k] = theta[k] - lr * gk
 
 
+@numba.njit(**OPTIONS)
 def _adam(
     theta, g, m, v, v_max, lr_t, beta1c, beta2, beta2c, sqrt_bc2, eps, wd, decay, ams
 ):  # pragma: no cover
-    for k in numba.prange(theta.size):
+    for k in range(theta.size):
         tk, gk = theta[k], g[k]
         if decay != 1:
             tk = tk * decay
@@ -63,16 +67,10 @@ def _adam(
 GROUP = 8  # parameters per compiled call: one signature per dtype, whatever the model
 
 
-_sgd_serial = numba.njit(**OPTIONS)(_sgd)
-_sgd_parallel = numba.njit(parallel=True, **OPTIONS)(_sgd)
-_adam_serial = numba.njit(**OPTIONS)(_adam)
-_adam_parallel = numba.njit(parallel=True, **OPTIONS)(_adam)
-
-
 @numba.njit(**OPTIONS)
 def _sgd_group(thetas, gs, bs, lr, momentum, damp, wd, first, nesterov):  # pragma: no cover
     for i in range(len(thetas)):
-        _sgd_serial(thetas[i], gs[i], bs[i], lr, momentum, damp, wd, first, nesterov)
+        _sgd(thetas[i], gs[i], bs[i], lr, momentum, damp, wd, first, nesterov)
 
 
 @numba.njit(**OPTIONS)
@@ -80,24 +78,21 @@ def _adam_group(
     thetas, gs, ms, vs, v_maxs, lr_t, beta1c, beta2, beta2c, sqrt_bc2, eps, wd, decay, ams
 ):  # pragma: no cover - compiled
     for i in range(len(thetas)):
-        _adam_serial(
+        _adam(
             thetas[i], gs[i], ms[i], vs[i], v_maxs[i],
             lr_t, beta1c, beta2, beta2c, sqrt_bc2, eps, wd, decay, ams,
         )  # fmt: skip
 
 
-def _update_all(group_loop, parallel_loop, arrays_per_param, constants) -> None:
-    """Run a rule on every parameter: big ones alone in parallel, the rest in groups.
+def _update_all(group_loop, arrays_per_param, constants) -> None:
+    """Run a rule on every parameter, in groups of up to GROUP of one dtype.
 
     arrays_per_param   one tuple (theta, g, *state) of flat views (P,) per parameter
     constants(c)       the rule's scalar arguments, each cast by c (the dtype's scalar type)
     """
     groups: dict[np.dtype, list] = {}
     for flat in arrays_per_param:
-        if flat[0].size >= PARALLEL_MIN:
-            parallel_loop(*flat, *constants(flat[0].dtype.type))
-        else:
-            groups.setdefault(flat[0].dtype, []).append(flat)
+        groups.setdefault(flat[0].dtype, []).append(flat)
     for dtype, flats in groups.items():
         scalars = constants(dtype.type)
         padding = (np.empty(0, dtype),) * len(flats[0])  # a parameter of no entries
@@ -118,7 +113,7 @@ def sgd_update(opt, params, t) -> None:
             opt.nesterov,
         )  # fmt: skip
 
-    _update_all(_sgd_group, _sgd_parallel, arrays, constants)
+    _update_all(_sgd_group, arrays, constants)
 
 
 def adam_update(opt, params, t) -> None:
@@ -138,4 +133,4 @@ def adam_update(opt, params, t) -> None:
             c(math.sqrt(1 - beta2**t)), c(opt.eps), c(wd), c(decay), opt.amsgrad,
         )  # fmt: skip
 
-    _update_all(_adam_group, _adam_parallel, arrays, constants)
+    _update_all(_adam_group, arrays, constants)
