@@ -8,8 +8,10 @@ pyproject.toml makes ``from helpers import ...`` work from every folder of the t
                     read_metrics, train_steps (what a ``bptt train`` printed and wrote)
     tiny training   addition_data, addition_model, stream_data, stream_model, train, resumed,
                     train_losses, assert_same_params
+    MNIST files     NAMES, idx_bytes, write_mnist (small hand-made IDX files)
 """
 
+import gzip
 import json
 import os
 import shutil
@@ -184,3 +186,38 @@ def require_mpiexec(what: str) -> str:
             pytest.fail(f"{reason}; CI must run them, and the dev extra installs them")
         pytest.skip(reason)
     return mpiexec
+
+
+# ----- MNIST files ---------------------------------------------------------------------------
+NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    a = np.asarray(a, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(d.to_bytes(4, "big") for d in a.shape)
+    return header + a.tobytes()
+
+
+def write_mnist(folder: Path, n_train: int = 64, n_test: int = 32, **override: bytes) -> Path:
+    """Random 28 x 28 images with labels 0..9; ``override`` replaces a file's bytes by key.
+    The training images go in gzipped, the rest raw, since either form is accepted."""
+    rng = np.random.default_rng(0)
+    files = {
+        "train_images": idx_bytes(rng.integers(0, 256, (n_train, 28, 28))),
+        "train_labels": idx_bytes(rng.integers(0, 10, n_train)),
+        "test_images": idx_bytes(rng.integers(0, 256, (n_test, 28, 28))),
+        "test_labels": idx_bytes(rng.integers(0, 10, n_test)),
+        **override,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, data in files.items():
+        if key == "train_images":
+            (folder / f"{NAMES[key]}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / NAMES[key]).write_bytes(data)
+    return folder

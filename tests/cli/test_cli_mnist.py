@@ -6,10 +6,8 @@ the way a ``--no-verify`` flag would: ``load_mnist(..., verify=False)`` behind `
 """
 
 import contextlib
-import gzip
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,41 +16,9 @@ import bptt.data.mnist
 import bptt.tasks.mnist
 from bptt.cli import main
 from bptt.data import load_mnist
-from helpers import assert_usage_error
+from helpers import NAMES, assert_usage_error, idx_bytes, write_mnist
 
-NAMES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
 TINY = ["--validation-size", "16", "--epochs", "1", "--hidden-size", "8", "--batch-size", "16"]
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    a = np.asarray(a, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(d.to_bytes(4, "big") for d in a.shape)
-    return header + a.tobytes()
-
-
-def write_mnist(folder: Path, n_train: int = 64, n_test: int = 32, **override: bytes) -> Path:
-    """Random 28 x 28 images with labels 0..9; ``override`` replaces a file's bytes by key.
-    The training images go in gzipped, the rest raw, since either form is accepted."""
-    rng = np.random.default_rng(0)
-    files = {
-        "train_images": idx_bytes(rng.integers(0, 256, (n_train, 28, 28))),
-        "train_labels": idx_bytes(rng.integers(0, 10, n_train)),
-        "test_images": idx_bytes(rng.integers(0, 256, (n_test, 28, 28))),
-        "test_labels": idx_bytes(rng.integers(0, 10, n_test)),
-        **override,
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    for key, data in files.items():
-        if key == "train_images":
-            (folder / f"{NAMES[key]}.gz").write_bytes(gzip.compress(data))
-        else:
-            (folder / NAMES[key]).write_bytes(data)
-    return folder
 
 
 @pytest.fixture(autouse=True)
