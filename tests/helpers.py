@@ -39,13 +39,22 @@ def backends_for(cell: str) -> list[str]:
     return ["numpy", "numba"] if cell in FUSED_CELLS else ["numpy"]
 
 
+def skip_or_fail_in_ci(reason: str, why_in_ci: str, allow_module_level: bool = False) -> None:
+    """Skip saying ``reason``; in CI (CI=true), where everything a test needs is installed,
+    fail instead, saying ``why_in_ci`` too: a skipped check must not pass for a run one."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; {why_in_ci}")
+    pytest.skip(reason, allow_module_level=allow_module_level)
+
+
 def require_numba():
     """The numba module, or a skip (a failure in CI) naming what is missing."""
     if not numba_available():
-        reason = 'the numba backend needs numba (pip install "bptt[fast]")'
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run these tests, and the dev extra installs it")
-        pytest.skip(reason, allow_module_level=True)
+        skip_or_fail_in_ci(
+            'the numba backend needs numba (pip install "bptt[fast]")',
+            "CI must run these tests, and the dev extra installs it",
+            allow_module_level=True,
+        )
     import numba
 
     return numba
@@ -181,10 +190,10 @@ def require_mpiexec(what: str) -> str:
     else:
         mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
-        reason = f'{what} need mpi4py and mpiexec (pip install "bptt[mpi]")'
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run them, and the dev extra installs them")
-        pytest.skip(reason)
+        skip_or_fail_in_ci(
+            f'{what} need mpi4py and mpiexec (pip install "bptt[mpi]")',
+            "CI must run them, and the dev extra installs them",
+        )
     return mpiexec
 
 

@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from bptt.data import (
     read_idx,
     train_validation_split,
 )
-from helpers import NAMES, idx_bytes
+from helpers import NAMES, idx_bytes, skip_or_fail_in_ci
 
 # The project's read-only shared/ beside the checkout (there in CI too).
 REAL_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
@@ -204,10 +203,9 @@ def test_default_cache_dir_follows_environment(tmp_path, monkeypatch):
 
 def test_real_mnist_loads_with_md5_verification():
     if not REAL_MNIST.is_dir():
-        reason = f"the real MNIST files are not in {REAL_MNIST}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI has ../shared beside the checkout")
-        pytest.skip(reason)
+        skip_or_fail_in_ci(
+            f"the real MNIST files are not in {REAL_MNIST}", "CI has ../shared beside the checkout"
+        )
     m = load_mnist(data_dir=REAL_MNIST, verify=True, fetch=offline)
     assert m.train_images.shape == (60000, 28, 28) and m.test_images.shape == (10000, 28, 28)
     assert m.train_labels.shape == (60000,) and m.test_labels.shape == (10000,)

@@ -17,6 +17,7 @@ pytest.importorskip("matplotlib")
 from bptt.cli import main  # noqa: E402
 from bptt.insight import data_uri, html_page, image_html, run_report_html  # noqa: E402
 from bptt.io import append_jsonl, read_json  # noqa: E402
+from helpers import skip_or_fail_in_ci  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -165,10 +166,10 @@ def chromium_or_skip() -> str:
     """Chromium's path; without it the test skips, except in CI, where it fails."""
     if os.path.exists(CHROMIUM):
         return CHROMIUM
-    reason = f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI must run this test, and .ci/run installs it")
-    pytest.skip(reason)
+    skip_or_fail_in_ci(
+        f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)",
+        "CI must run this test, and .ci/run installs it",
+    )
 
 
 def rendered_images(page: str, folder: Path) -> tuple[int, int]:
