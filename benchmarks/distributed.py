@@ -15,8 +15,9 @@ step, a SequenceTagger with a loss on every step), each run in a fresh process:
     weak eff.        rate(2r, 2N) / (2 rate(1p x 1t, N))
     all-reduce share time in the gradients' Allreduce / step time, per rank (the larger
                      rank's is reported): it includes waiting for the slower rank;
-    transfer share   the same with each step's smaller time over the ranks (the last rank to
-                     arrive waits for no one), so without the waiting; "isolated" is one
+    transfer share   each step's smaller time over the ranks (the last rank to arrive waits
+                     for no one), so without the waiting, over the longer rank's run: at
+                     most either rank's all-reduce share; "isolated" is one
                      Allreduce of the same buffer after a Barrier
     max |dw|         largest difference of any parameter after the run, 2r against 1p x 1t
                      (and 1p x 2t against 1p x 1t, the envelope of BLAS's own round-off)
@@ -138,7 +139,7 @@ def child(job: dict) -> None:
         result["allreduce_share"] = [sum(r["reduce"]) / r["steps"] for r in every]
         # the last rank to arrive does not wait: its time is the transfer's
         least = np.min([r["reduce"] for r in every], axis=0)  # (steps,)
-        result["transfer_share"] = float(least.sum() / np.mean([r["steps"] for r in every]))
+        result["transfer_share"] = float(least.sum() / max(r["steps"] for r in every))
         result["isolated_allreduce_s"] = isolated_allreduce(comm, trainer.reduce.buf)
         result["buffer_bytes"] = int(trainer.reduce.buf.nbytes)
         result["mpi"] = comm.MPI.Get_library_version().strip().splitlines()[0]

@@ -53,10 +53,7 @@ def test_every_run_of_every_config_is_printed_and_saved(smoke):
             assert len(run["allreduce_share"]) == (2 if label.startswith("2r") else 1)
             assert all(0 <= s <= 1 for s in run["allreduce_share"])
             if label.startswith("2r"):  # the transfer: the waiting taken out
-                # per step the least of the ranks' all-reduce times, over the ranks' mean
-                # step time: at most the share of the rank with the shortest run (not of
-                # every rank: each share is over its own clock)
-                assert 0 <= run["transfer_share"] <= max(run["allreduce_share"])
+                assert 0 <= run["transfer_share"] <= min(run["allreduce_share"])
         two = row["runs"]["2r x 1t"]
         assert two["buffer_bytes"] >= 4 * two["param_count"]  # float32 gradients, + figures
         assert two["isolated_allreduce_s"] > 0
