@@ -19,6 +19,11 @@ step less those products, i.e. its elementwise work and framework overhead toget
 torch's LSTM runs oneDNN's fused RNN primitive where it can; the step and inference with
 oneDNN off are torch's own per-step loop, the like-for-like peer of bptt's.
 
+FLOPs of the GEMM phases, counted from the shapes (G = 4 gates): input proj 2 T N D G H, rec
+fwd and rec bwd 2 T N H G H each, weight grads 2 T N G H (D + H); their GFLOP/s are given
+with the share of the float32 GEMM peak (np.matmul 1024^3, median of 5) measured in the same
+run at the same thread count.
+
 GEMM table: GFLOP/s of the recurrent product h (N, H) @ W (H, 4H) and of the backward
 d_a (N, 4H) @ W_hh (4H, H), numpy with the weight as a transposed view or stored contiguous
 in the orientation multiplied, and torch.mm, at 1 and 2 threads.
@@ -35,7 +40,7 @@ import sys
 import time
 
 import numpy as np
-from machine import machine_info, set_threads
+from machine import gemm_peak_gflops, machine_info, set_threads
 from step_time import CONFIGS, BpttNet, TorchNet, make_data
 
 from bptt.nn import softmax_cross_entropy
@@ -171,6 +176,18 @@ def gemm_rows(torch, cfg, repeats: int) -> list[tuple[str, float]]:
     return [(name, flops / median_s(fn, 5 * repeats) / 1e9) for name, fn in cases.items()]
 
 
+def phase_flops(cfg) -> dict[str, float]:
+    """FLOPs of the GEMM phases of one LSTM training step (G = 4), from the shapes."""
+    T, N, D, H, G = cfg.T, cfg.N, cfg.D, cfg.H, 4
+    recurrent = 2.0 * T * N * H * G * H
+    return {
+        "input proj": 2.0 * T * N * D * G * H,
+        "rec fwd": recurrent,
+        "rec bwd": recurrent,
+        "weight grads": 2.0 * T * N * G * H * (D + H),
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
@@ -190,6 +207,9 @@ def main(argv=None) -> int:
     print(f"# env: {env}; torch: {info.get('torch', 'not used')}")
     for threads in args.threads:
         set_threads(threads, torch)
+        peak = gemm_peak_gflops()
+        print(f"\n# {threads} thr: float32 GEMM peak {peak:.1f} GFLOP/s", end="")
+        print(" (np.matmul 1024^3, median of 5)")
         for name in args.configs:
             cfg = CONFIGS[name]
             rng = np.random.default_rng(0)
@@ -202,7 +222,8 @@ def main(argv=None) -> int:
                 t = torch_phases(
                     torch, TorchNet(torch, "lstm", cfg, net.params), x, y, cfg, args.repeats
                 )
-            print(f"{'phase':17s} {'bptt ms':>8s} {'share':>6s} {'torch ms':>9s}")
+            flops = phase_flops(cfg)
+            print(f"{'phase':17s} {'bptt ms':>8s} {'share':>6s} {'torch ms':>9s} GFLOP/s %peak")
             for phase in (
                 *PHASES,
                 "rest",
@@ -214,7 +235,11 @@ def main(argv=None) -> int:
                 tt = f"{1e3 * t[phase]:9.3f}" if t and phase in t else f"{'-':>9s}"
                 if phase in b:
                     share = f"{100 * b[phase] / b['step']:5.1f}%" if phase != "infer" else ""
-                    print(f"{phase:17s} {1e3 * b[phase]:8.3f} {share:>6s} {tt}")
+                    rate = ""
+                    if phase in flops:
+                        gflops = flops[phase] / b[phase] / 1e9
+                        rate = f" {gflops:7.1f} {100 * gflops / peak:4.0f}%"
+                    print(f"{phase:17s} {1e3 * b[phase]:8.3f} {share:>6s} {tt}{rate}")
                 elif t:
                     print(f"{phase:17s} {'-':>8s} {'':6s} {tt}")
             print(f"{'GEMM (N, H) product':30s} GFLOP/s")
