@@ -257,6 +257,11 @@ def test_rnn_is_rnn_tanh_in_every_command(tmp_path, cli):
         (["train", "addition", "--no-such-flag"], ["--no-such-flag"]),
         (["train", "text", "--text", "missing.txt"], ["missing.txt"]),
         (["predict", "run", "one", "2"], ["'one'"]),
+        (["train", "addition", "--seed", "-1"], ["seed", "-1"]),
+        (["gradcheck", "--seed", "-1"], ["--seed", "-1"]),
+        (["sample", "run", "--seed", "x"], ["--seed", "'x'"]),
+        (["report", "run", "--seed", "-2"], ["--seed", "-2"]),
+        (["vanishing", "--seed", "-1"], ["--seed", "-1"]),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, cli, argv, words):

@@ -153,6 +153,8 @@ def test_a_loss_far_above_the_first_is_divergence_unless_turned_off(tmp_path):
         {"divergence_factor": 0.5},
         {"warmup_steps": -5},
         {"step_size": 0},
+        {"seed": -1},
+        {"seed": 1.5},
     ],
 )
 def test_nonsense_options_are_refused_when_the_config_is_made(option):

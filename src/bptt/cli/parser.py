@@ -26,6 +26,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _seed(text: str) -> int:
+    """A --seed: numpy's generators take only integers >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _nonempty_path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a directory, got an empty path")
@@ -152,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=500,
         help="characters to generate, at most 1,000,000 (default: 500)",
     )
-    sample.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    sample.add_argument("--seed", type=_seed, default=0, help="sampling seed (default: 0)")
 
     predict = sub.add_parser(
         "predict",
@@ -171,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gradient of the hand-written backward pass with central finite differences; exit 1 "
         "if any relative error is too large.",
     )
-    gc.add_argument("--seed", type=int, default=0, help="seed of the random network (default: 0)")
+    gc.add_argument("--seed", type=_seed, default=0, help="seed of the random network (default: 0)")
 
     _add_explain_parser(sub)
     _add_insight_parsers(sub)
@@ -214,7 +225,7 @@ def _add_explain_parser(sub) -> None:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=DEFAULTS["seed"],
         help=f"seed of the weights and the inputs (default: {DEFAULTS['seed']})",
     )
@@ -256,7 +267,7 @@ def _add_insight_parsers(sub) -> None:
     report.add_argument("run", type=Path, help="run directory")
     report.add_argument("--out", type=Path, default=None, help="file (default: RUN/report.html)")
     report.add_argument(
-        "--seed", type=int, default=0, help="seed of the text sample of text runs (default: 0)"
+        "--seed", type=_seed, default=0, help="seed of the text sample of text runs (default: 0)"
     )
     for p in (plot, report):
         p.add_argument(
@@ -302,7 +313,7 @@ def _add_insight_parsers(sub) -> None:
         help=f"cells to compare, rnn as rnn_tanh (default: {' '.join(VANISHING_CELLS)})",
     )
     v.add_argument(
-        "--seed", type=int, default=d.seed, help=f"seed of data and weights (default: {d.seed})"
+        "--seed", type=_seed, default=d.seed, help=f"seed of data and weights (default: {d.seed})"
     )
     v.add_argument(
         "--out",
