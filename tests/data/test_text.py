@@ -68,7 +68,7 @@ def test_split_text_is_contiguous():
     assert len(train) == 750 and val[0] == 750
     with pytest.raises(ValueError, match="validation_fraction"):
         split_text(ids, validation_fraction=1.0)
-    with pytest.raises(ValueError, match="both parts"):
+    with pytest.raises(ValueError, match="non-empty train and validation part at"):
         split_text(ids[:3], validation_fraction=0.1)
 
 
@@ -125,7 +125,7 @@ def test_split_text_three_ways_is_contiguous_and_disjoint():
     assert not set(train) & set(val) and not set(train) & set(test) and not set(val) & set(test)
     with pytest.raises(ValueError, match="test_fraction"):
         split_text_three_ways(ids, 0.1, 1.0)
-    with pytest.raises(ValueError, match="all three"):
+    with pytest.raises(ValueError, match="non-empty train, validation and test part at"):
         split_text_three_ways(ids[:5], 0.1, 0.1)
 
 

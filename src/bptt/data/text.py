@@ -156,8 +156,9 @@ def split_text_three_ways(
     n_val = int(round(len(ids) * validation_fraction))
     n_train = len(ids) - n_val - n_test
     if n_val < 1 or n_train < 1 or (test_fraction > 0 and n_test < 1):
+        parts = "train, validation and test" if test_fraction > 0 else "train and validation"
         raise ValueError(
-            f"ids: expected enough ids for both parts (all three) at validation_fraction "
+            f"ids: expected enough ids for a non-empty {parts} part at validation_fraction "
             f"{validation_fraction} and test_fraction {test_fraction}, got {len(ids)} ids "
             f"({n_train} train, {n_val} validation, {n_test} test)"
         )
