@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from bptt import __version__
+from bptt.checks import check_nonnegative_int
 from bptt.cli.options import UsageError
 from bptt.insight.explain import CELLS as EXPLAIN_CELLS
 from bptt.insight.explain import DEFAULTS, LANGUAGES, LIMITS
@@ -29,12 +30,9 @@ class _Parser(argparse.ArgumentParser):
 def _seed(text: str) -> int:
     """A --seed: numpy's generators take only integers >= 0."""
     try:
-        value = int(text)
+        return check_nonnegative_int("--seed", int(text))
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
 
 
 def _nonempty_path(text: str) -> Path:

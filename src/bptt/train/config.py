@@ -14,7 +14,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from bptt.checks import check_positive_int, is_integer
+from bptt.checks import check_nonnegative_int, check_positive_int, is_integer
 
 
 def _finite(value, low: float) -> bool:
@@ -86,8 +86,7 @@ class TrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("keep_checkpoints", self.keep_checkpoints)
         check_positive_int("step_size", self.step_size)
-        if not is_integer(self.seed) or self.seed < 0:  # numpy's generators take no other
-            raise ValueError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        check_nonnegative_int("seed", self.seed)  # numpy's generators take no other
         if not is_integer(self.warmup_steps) or self.warmup_steps < 0:  # checked with any schedule
             raise ValueError(f"warmup_steps: expected an integer >= 0, got {self.warmup_steps!r}")
         for name in ("max_steps", "k1", "k2", "eval_every", "patience", "diagnostics_every"):
